@@ -1,0 +1,27 @@
+"""The two roles officers and auditors log in with, kept in step with the models after migrate."""
+
+from django.contrib.auth.models import Group, Permission
+
+OFFICER = "Compliance officer"
+AUDITOR = "Auditor"
+
+_CASE_MODELS = ("case", "datasubject", "identity", "vendorjob", "resultfile")
+_READ_ONLY_MODELS = ("auditevent", "apiclient")
+
+
+def _codenames(role: str) -> list[str]:
+    views = [f"view_{model}" for model in _CASE_MODELS + _READ_ONLY_MODELS]
+    if role == AUDITOR:
+        return [*views, "export_audit"]
+    writes = [f"{verb}_{model}" for model in _CASE_MODELS for verb in ("add", "change")]
+    return [*views, *writes, "export_audit"]
+
+
+def ensure_groups(**kwargs) -> None:
+    """post_migrate receiver: create both groups and (re)set their permissions."""
+    for role in (OFFICER, AUDITOR):
+        group, _ = Group.objects.get_or_create(name=role)
+        perms = Permission.objects.filter(
+            content_type__app_label="cases", codename__in=_codenames(role)
+        )
+        group.permissions.set(perms)

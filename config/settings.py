@@ -1,0 +1,233 @@
+"""Privacy Desk settings: one flat module, every value from the environment (twelve-factor).
+
+Every variable is listed with a comment in `.env.example`. Development defaults apply only when
+DEBUG is on (or under the test runner); production refuses to start without real secrets.
+"""
+
+import sys
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# The test runner gets the same development defaults as DEBUG, plus a synchronous task queue.
+TESTING = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
+DEBUG = env.bool("DEBUG", default=False)
+DEV_DEFAULTS = DEBUG or TESTING
+
+# Published, therefore only ever used when DEBUG is on: see `_require_production_secrets`.
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-7f3a9c"  # noqa: S105
+# base64 of "dev-only-field-key-not-for-prod-"
+_DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZC0="
+
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEV_DEFAULTS else "")
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=[_DEV_FIELD_KEY] if DEV_DEFAULTS else []
+)
+
+
+def _require_production_secrets() -> None:
+    if not SECRET_KEY or SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG is off."
+        )
+    if not FIELD_ENCRYPTION_KEYS or _DEV_FIELD_KEY in FIELD_ENCRYPTION_KEYS:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must list your own Fernet keys (newest first) when DEBUG is off."
+        )
+
+
+def _check_field_keys() -> None:
+    for position, key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+        try:
+            Fernet(key)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS entry {position} is not a valid Fernet key "
+                "(32 url-safe base64-encoded bytes; make one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)."
+            ) from exc
+
+
+if not DEV_DEFAULTS:
+    _require_production_secrets()
+_check_field_keys()
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEV_DEFAULTS else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "cases",
+    "connectors",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite for a trial, PostgreSQL in production. SQLite is tuned so the web process and a worker
+# can write at once: WAL lets readers run beside the writer, IMMEDIATE transactions take the write
+# lock up front (no deadlocked upgrades), and a busy timeout waits instead of failing.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The cache holds the Adobe access token so every worker process shares one; it must be shared
+# across processes, hence a file cache by default rather than per-process memory.
+CACHES = {
+    "default": env.cache(
+        "CACHE_URL",
+        default="locmemcache://" if TESTING else f"filecache://{BASE_DIR / 'var' / 'cache'}",
+    )
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Result files hold personal data: they are stored here but never served by URL; officers and
+# API clients fetch them through audited views.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+
+LOGIN_URL = "admin:login"
+
+# Vendors (see connectors/README.md). A vendor whose credentials are empty is "not configured".
+ADOBE_IMS_TOKEN_URL = env.str(
+    "ADOBE_IMS_TOKEN_URL", default="https://ims-na1.adobelogin.com/ims/token/v3"
+)
+ADOBE_CLIENT_ID = env.str("ADOBE_CLIENT_ID", default="")
+ADOBE_CLIENT_SECRET = env.str("ADOBE_CLIENT_SECRET", default="")
+ADOBE_SCOPES = env.str(
+    "ADOBE_SCOPES",
+    default="openid,session,AdobeID,read_organizations,additional_info.projectedProductContext",
+)
+ADOBE_ORG_ID = env.str("ADOBE_ORG_ID", default="")
+ADOBE_PRIVACY_BASE_URL = env.str(
+    "ADOBE_PRIVACY_BASE_URL", default="https://platform.adobe.io/data/core/privacy"
+)
+ADOBE_HYGIENE_BASE_URL = env.str(
+    "ADOBE_HYGIENE_BASE_URL", default="https://platform.adobe.io/data/core/hygiene"
+)
+ADOBE_SANDBOX_NAME = env.str("ADOBE_SANDBOX_NAME", default="")
+ADOBE_HYGIENE_DATASET_ID = env.str("ADOBE_HYGIENE_DATASET_ID", default="")
+ADOBE_DEFAULT_PRODUCTS = env.list("ADOBE_DEFAULT_PRODUCTS", default=[])
+ID5_BASE_URL = env.str("ID5_BASE_URL", default="https://api.id5-sync.com")
+ID5_PARTNER_ID = env.str("ID5_PARTNER_ID", default="")
+ID5_TOKEN = env.str("ID5_TOKEN", default="")
+RESULT_DOWNLOAD_HOSTS = env.list(
+    "RESULT_DOWNLOAD_HOSTS", default=["platform.adobe.io", "api.id5-sync.com"]
+)
+# Result files are purged this many days after download (they hold personal data).
+RESULT_RETENTION_DAYS = env.int("RESULT_RETENTION_DAYS", default=90)
+
+# django-q2: the ORM broker needs no extra service. `timeout` must stay below `retry`, or a slow
+# task is handed to a second worker while the first still runs; `max_attempts` bounds redelivery
+# (the default retries forever). Tests run tasks inline.
+Q_CLUSTER = {
+    "name": "privacy-desk",
+    "orm": "default",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": 120,
+    "retry": 180,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "sync": TESTING,
+    "label": "Task queue",
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 logs full request URLs at DEBUG, and ID5's token travels in the URL.
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+# Production hardening; `manage.py check --deploy` passes with these when DEBUG is off.
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not TESTING)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    if env.bool("BEHIND_TLS_PROXY", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
