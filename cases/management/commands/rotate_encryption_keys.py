@@ -1,0 +1,52 @@
+"""Re-encrypt personal data and rebuild blind indexes under the newest FIELD_ENCRYPTION_KEYS key.
+
+Run after putting a new key first in FIELD_ENCRYPTION_KEYS; once it reports success the old keys
+can be removed from the list. Safe to run again (and after an interruption): each batch is its own
+transaction and rows already under the newest key are simply rewritten.
+"""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from cases.audit import Actor, record
+from cases.crypto import blind_index
+from cases.models import DataSubject, Identity
+
+BATCH = 500
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt subject and identity data under the newest encryption key."
+
+    def handle(self, *args, **options) -> None:
+        subjects = self._rotate(DataSubject, ["name", "email", "email_index"], _subject_index)
+        identities = self._rotate(Identity, ["value", "value_index"], _identity_index)
+        record(
+            "crypto.keys_rotated",
+            actor=Actor.system("rotate_encryption_keys"),
+            details={"subject_count": subjects, "identity_count": identities},
+        )
+        self.stdout.write(f"Re-encrypted {subjects} subjects and {identities} identities.")
+
+    def _rotate(self, model, fields: list[str], reindex) -> int:
+        done, last_pk = 0, 0
+        while True:
+            with transaction.atomic():
+                rows = list(model.objects.filter(pk__gt=last_pk).order_by("pk")[:BATCH])
+                if not rows:
+                    return done
+                for row in rows:
+                    reindex(row)
+                # Saving decrypted values re-encrypts them with the newest key.
+                model.objects.bulk_update(rows, fields)
+            done += len(rows)
+            last_pk = rows[-1].pk
+            self.stdout.write(f"  {model._meta.verbose_name_plural}: {done}", ending="\r")
+
+
+def _subject_index(subject: DataSubject) -> None:
+    subject.email_index = blind_index(subject.email) if subject.email else ""
+
+
+def _identity_index(identity: Identity) -> None:
+    identity.value_index = blind_index(f"{identity.namespace}:{identity.value}")

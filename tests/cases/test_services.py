@@ -1,0 +1,196 @@
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from cases import services
+from cases.choices import CaseStatus, RejectionReason
+from cases.models import AuditEvent, Case, TransitionError
+from tests.conftest import DEFAULT_IDENTITIES
+
+
+def test_create_case_sets_reference_deadline_and_audits(make_case):
+    received = timezone.make_aware(dt.datetime(2026, 1, 31, 10, 0))
+    case = make_case(received_at=received)
+
+    assert case.reference.startswith("DSAR-2026-")
+    assert case.due_date == dt.date(2026, 2, 28)
+    assert case.status == CaseStatus.NEW
+    assert case.subject.identities.count() == 2
+    event = AuditEvent.objects.get(action="case.created")
+    assert event.case_reference == case.reference
+    assert event.details["identity_count"] == 2
+
+
+def test_references_are_sequential_per_year(make_case):
+    first, second = make_case(), make_case()
+    number = int(first.reference.rsplit("-", 1)[1])
+    assert second.reference.endswith(f"{number + 1:06d}")
+
+
+def test_retired_regulation_code_names_its_replacement(make_case):
+    with pytest.raises(ValidationError) as error:
+        make_case(regulation="cpra_usa")
+    assert "cpra_ca_usa" in str(error.value.message_dict["regulation"])
+    assert Case.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("identities", "fragment"),
+    [
+        ([], "At least one identity"),
+        ([{"namespace": "email", "value": "not-an-email"}], "not a valid email"),
+        ([{"namespace": "loyaltyId", "value": "L1", "type": "standard"}], "type 'custom'"),
+        ([{"namespace": "gaid", "value": "1234"}], "must be a UUID"),
+        ([{"namespace": "id5id", "value": "XYZ-1"}], "ID5 id starts"),
+        ([{"namespace": "email", "value": " "}], "empty value"),
+        ([{"namespace": "bad namespace!", "value": "x"}], "not a valid namespace"),
+        ([{"namespace": "email", "value": "a@example.org", "type": "weird"}], "Unknown identity"),
+        (
+            [{"namespace": "email", "value": "a@example.org"}] * 2,
+            "listed twice",
+        ),
+    ],
+)
+def test_bad_identities_are_refused_with_a_message(make_case, identities, fragment):
+    with pytest.raises(ValidationError) as error:
+        make_case(identities=identities)
+    assert fragment in " ".join(error.value.message_dict["identities"])
+
+
+def test_more_than_nine_adobe_identities_are_refused(make_case):
+    identities = [{"namespace": "ecid", "value": f"{i:029d}"} for i in range(10)]
+    with pytest.raises(ValidationError, match="at most 9"):
+        make_case(identities=identities)
+
+
+def test_id5_identities_do_not_count_against_adobes_nine(make_case):
+    identities = [{"namespace": "ecid", "value": f"{i:029d}"} for i in range(9)]
+    identities.append({"namespace": "partnerUid", "value": "crm-1"})
+    assert make_case(identities=identities).subject.identities.count() == 10
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("actions", []),
+        ("actions", ["access", "export"]),
+        ("subject_email", "nobody"),
+        ("subject_email", ""),
+        ("vendors", ["adobe_hygiene"]),
+        ("adobe_products", ["photoshop"]),
+        ("received_at", timezone.now() + dt.timedelta(days=2)),
+    ],
+)
+def test_bad_case_fields_are_refused(make_case, field, value):
+    with pytest.raises(ValidationError):
+        make_case(**{field: value})
+    assert Case.objects.count() == 0
+
+
+def test_adobe_products_are_canonically_spelt(make_case):
+    case = make_case(adobe_products=["cjm", "PROFILESERVICE", "cjm"])
+    assert case.adobe_products == ["CJM", "profileService"]
+
+
+def test_duplicate_subject_is_flagged_in_the_audit_trail(make_case):
+    first = make_case()
+    second = make_case(subject_email="ADA.LOVELACE@example.org ")
+    event = AuditEvent.objects.filter(action="case.created", case=second).get()
+    assert event.details["possible_duplicates"] == [first.reference]
+    assert list(services.possible_duplicates(second)) == [first]
+
+
+def test_verify_then_illegal_move_is_refused(make_case, system_actor):
+    case = services.verify_identity(make_case(), actor=system_actor)
+    assert case.status == CaseStatus.VERIFIED and case.verified_at
+    with pytest.raises(TransitionError, match="cannot become closed"):
+        services.close(case, actor=system_actor)
+
+
+def test_hold_stops_the_clock_and_resume_gives_back_the_days(make_case, system_actor, monkeypatch):
+    case = make_case(received_at=timezone.now())
+    days_left = case.days_left()
+    case = services.put_on_hold(case, actor=system_actor, reason="Awaiting ID")
+    assert case.status == CaseStatus.ON_HOLD and case.days_left() is None
+
+    later = timezone.localdate() + dt.timedelta(days=10)
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: later)
+    case = services.resume(case, actor=system_actor)
+    assert case.status == CaseStatus.NEW
+    assert case.due_date == later + dt.timedelta(days=days_left)
+
+
+def test_hold_requires_a_reason(make_case, system_actor):
+    with pytest.raises(ValidationError):
+        services.put_on_hold(make_case(), actor=system_actor, reason="  ")
+
+
+def test_extension_once_within_the_law(make_case, system_actor):
+    received = timezone.now() - dt.timedelta(days=3)
+    case = make_case(received_at=received)
+    original = case.due_date
+    case = services.extend_deadline(case, actor=system_actor, reason="Complex request")
+    assert case.due_date > original and case.extended_at
+    with pytest.raises(TransitionError, match="already been extended"):
+        services.extend_deadline(case, actor=system_actor, reason="Again")
+
+
+def test_extension_beyond_the_law_is_refused(make_case, system_actor):
+    case = make_case()
+    with pytest.raises(ValidationError):
+        services.extend_deadline(
+            case, actor=system_actor, reason="Long", until=case.due_date + dt.timedelta(days=400)
+        )
+
+
+def test_lgpd_has_no_extension(make_case, system_actor):
+    case = make_case(regulation="lgpd_bra")
+    with pytest.raises(TransitionError):
+        services.extend_deadline(case, actor=system_actor, reason="Complex")
+
+
+def test_reject_requires_reason_and_records_code(make_case, system_actor):
+    case = make_case()
+    with pytest.raises(ValidationError):
+        services.reject(case, actor=system_actor, reason="")
+    case = services.reject(
+        case, actor=system_actor, reason="No proof", code=RejectionReason.IDENTITY_NOT_VERIFIED
+    )
+    assert case.status == CaseStatus.REJECTED
+    event = AuditEvent.objects.get(action="case.rejected")
+    assert event.details == {"reason_code": "identity_not_verified"}
+
+
+def test_assign_only_to_staff(make_case, system_actor, officer, django_user_model):
+    case = services.assign(make_case(), actor=system_actor, assignee=officer)
+    assert case.assignee == officer
+    outsider = django_user_model.objects.create_user("eve")
+    with pytest.raises(ValidationError):
+        services.assign(case, actor=system_actor, assignee=outsider)
+
+
+def test_overdue_and_due_soon_querysets(make_case):
+    old = make_case(received_at=timezone.now() - dt.timedelta(days=40))
+    soon = make_case(received_at=timezone.now() - dt.timedelta(days=27))
+    make_case(received_at=timezone.now())
+    assert list(Case.objects.overdue()) == [old]
+    assert list(Case.objects.due_within(7)) == [soon]
+
+
+def test_no_audit_event_holds_personal_data(make_case, system_actor):
+    """Scan every event written by every service for the subject's data."""
+    case = make_case(subject_name="Grace Hopper", subject_email="grace@example.net",
+                     identities=[*DEFAULT_IDENTITIES, {"namespace": "phone", "value": "+4420799"}])
+    case = services.verify_identity(case, actor=system_actor)
+    case = services.put_on_hold(case, actor=system_actor, reason="Waiting on Grace Hopper")
+    case = services.resume(case, actor=system_actor)
+    case = services.extend_deadline(case, actor=system_actor, reason="grace@example.net asked")
+    services.reject(case, actor=system_actor, reason="Grace Hopper withdrew")
+    secrets = ["Grace", "Hopper", "grace@example.net", "ada.lovelace", "+4420799",
+               "44363657679975868102109072127"]
+    for event in AuditEvent.objects.all():
+        text = repr(event.__dict__)
+        for secret in secrets:
+            assert secret.lower() not in text.lower(), (event.action, secret)

@@ -1,0 +1,49 @@
+"""Production mode refuses weak secrets and passes Django's deployment checklist."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_SECRET = "x7Rq2vLpN9sW4tYb8cKd3fGh6jMz1aQe5uIo0pXwVnBlTrEyUiOmAsDfGhJkZx"
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    clean.update({"DEBUG": "false", "DATABASE_URL": "sqlite:///:memory:", **env})
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SECRET_KEY must be set"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY must be set"),
+        ({"SECRET_KEY": STRONG_SECRET}, "FIELD_ENCRYPTION_KEYS must list"),
+        (
+            {"SECRET_KEY": STRONG_SECRET, "FIELD_ENCRYPTION_KEYS": "not-a-key"},
+            "entry 1 is not a valid Fernet key",
+        ),
+    ],
+)
+def test_production_refuses_to_start_without_real_secrets(env, message):
+    result = _manage("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_passes_check_deploy():
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        SECRET_KEY=STRONG_SECRET,
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="privacy-desk.example.com",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
