@@ -20,7 +20,8 @@ class CaseStatus(models.TextChoices):
 # Which moves a case may make. `on_hold` returns to the status it left, so it is
 # handled by the hold/resume services rather than listed here.
 CASE_TRANSITIONS: dict[str, frozenset[str]] = {
-    CaseStatus.NEW: frozenset({CaseStatus.VERIFIED, CaseStatus.REJECTED}),
+    # new -> in_progress: a ticketing client may submit without officer review (API `submit`).
+    CaseStatus.NEW: frozenset({CaseStatus.VERIFIED, CaseStatus.IN_PROGRESS, CaseStatus.REJECTED}),
     CaseStatus.VERIFIED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REJECTED}),
     CaseStatus.IN_PROGRESS: frozenset({CaseStatus.COMPLETED, CaseStatus.ACTION_REQUIRED}),
     CaseStatus.ACTION_REQUIRED: frozenset(
@@ -149,6 +150,20 @@ JOB_TERMINAL = frozenset(
     }
 )
 JOB_ENDED_WELL = frozenset({JobStatus.COMPLETE, JobStatus.NOT_APPLICABLE})
+# Jobs an officer may send again.
+JOB_RETRYABLE = frozenset(
+    {JobStatus.PENDING, JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED, JobStatus.MANUAL}
+)
+
+
+class ResultStatus(models.TextChoices):
+    """Where a job's result file is; only Adobe access jobs produce one."""
+
+    NONE = "", "No result expected"
+    PENDING = "pending", "Waiting to download"
+    ATTACHED = "attached", "Attached"
+    NOT_OFFERED = "not_offered", "Vendor offered no file"
+    REJECTED = "rejected", "Rejected"
 
 
 class IdentityType(models.TextChoices):

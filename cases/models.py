@@ -22,6 +22,7 @@ from cases.choices import (
     JobStatus,
     Regulation,
     RejectionReason,
+    ResultStatus,
     Vendor,
 )
 from cases.crypto import EncryptedTextField, blind_index, blind_index_candidates
@@ -234,6 +235,9 @@ class VendorJob(models.Model):
     vendor_status = models.CharField(max_length=50, blank=True)
     result_codes = models.JSONField(default=list, blank=True)
     product_statuses = models.JSONField(default=dict, blank=True)
+    result_status = models.CharField(
+        max_length=20, blank=True, choices=ResultStatus.choices, default=ResultStatus.NONE
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -8,20 +8,28 @@ a keyword-only `actor` (see `cases.audit.Actor`) and raises `ValidationError` fo
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cases import deadlines
+from cases import deadlines, routing, vendors
 from cases.audit import Actor, record
 from cases.choices import (
     CASE_HOLDABLE,
     CASE_TERMINAL,
+    JOB_ENDED_WELL,
+    JOB_RETRYABLE,
+    JOB_TERMINAL,
     CaseActions,
     CaseStatus,
+    JobStatus,
     RejectionReason,
+    ResultStatus,
+    Vendor,
 )
 from cases.crypto import blind_index_candidates
 from cases.models import (
@@ -30,7 +38,9 @@ from cases.models import (
     DataSubject,
     Identity,
     ReferenceCounter,
+    ResultFile,
     TransitionError,
+    VendorJob,
 )
 from cases.validators import (
     validate_adobe_products,
@@ -325,3 +335,234 @@ def close(case: Case, *, actor: Actor, note: str = "") -> Case:
 def officers():
     """Users a case can be assigned to."""
     return get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
+
+
+# --------------------------------------------------------------------------- vendor jobs
+
+
+@transaction.atomic
+def submit_case(case: Case, *, actor: Actor) -> Case:
+    """Plan the case into vendor jobs and queue them; a resubmission adds only missing jobs."""
+    case = _lock(case)
+    if case.status != CaseStatus.IN_PROGRESS:
+        case.check_transition(CaseStatus.IN_PROGRESS)
+    if case.status == CaseStatus.NEW:
+        record("case.submitted_unverified", actor=actor, case=case, obj=case)
+    existing = set(case.jobs.values_list("vendor", "action"))
+    for planned in routing.plan_case(case):
+        if (planned.vendor, planned.action) not in existing:
+            _create_job(case, planned, actor=actor)
+    if case.status != CaseStatus.IN_PROGRESS:
+        _set_status(case, CaseStatus.IN_PROGRESS, actor=actor)
+    record("case.submitted", actor=actor, case=case, obj=case)
+    refresh_case_status(case)
+    transaction.on_commit(queue_sending)
+    return case
+
+
+def _create_job(case: Case, planned: routing.PlannedJob, *, actor: Actor) -> VendorJob:
+    products, added = routing.with_cjm_upstream(planned.products, planned.action)
+    job = VendorJob.objects.create(
+        case=case,
+        vendor=planned.vendor,
+        action=planned.action,
+        status=planned.status,
+        products=products,
+        jurisdiction=planned.jurisdiction,
+        last_error=planned.reason or vendors.not_configured_reason(planned.vendor),
+        completed_at=timezone.now() if planned.status == JobStatus.NOT_APPLICABLE else None,
+    )
+    details = {"vendor": job.vendor, "action": job.action, "status": job.status}
+    if added:
+        # Journey Optimizer rule (seed 001): without these the CJM delete never finishes.
+        details["products_added_for_cjm"] = list(added)
+    record("job.created", actor=actor, case=case, obj=job, details=details)
+    return job
+
+
+def queue_sending() -> None:
+    from django_q.tasks import async_task
+
+    async_task("cases.tasks.send_pending_jobs", task_name="send pending vendor jobs")
+
+
+def _job_problem(job: VendorJob) -> str | None:
+    """Why this job needs an officer, or None."""
+    label = f"{job.get_vendor_display()} {job.action}"
+    if job.status in (JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED):
+        return f"{label}: {job.get_status_display().lower()} — {job.last_error or 'see the job'}"
+    if job.status == JobStatus.MANUAL:
+        return f"{label}: manual task — {job.last_error or 'mark it done when handled'}"
+    if job.result_status == ResultStatus.REJECTED:
+        return f"{label}: result file rejected — {job.last_error}"
+    if job.status == JobStatus.PENDING and job.last_error and not job.next_attempt_at:
+        return f"{label}: not sent — {job.last_error}"
+    return None
+
+
+def _job_done(job: VendorJob) -> bool:
+    return job.status in JOB_ENDED_WELL and job.result_status != ResultStatus.PENDING
+
+
+def refresh_case_status(case: Case) -> None:
+    """Let the case status follow its jobs: all ended well, any problem, or still running.
+
+    Officers' statuses (new, verified, on hold, ended) are left alone.
+    """
+    if case.status not in (
+        CaseStatus.IN_PROGRESS, CaseStatus.ACTION_REQUIRED, CaseStatus.COMPLETED
+    ):
+        return
+    jobs = list(case.jobs.all())
+    problems = [p for p in map(_job_problem, jobs) if p]
+    if problems:
+        status, reason = CaseStatus.ACTION_REQUIRED, "; ".join(problems)
+    elif jobs and all(map(_job_done, jobs)):
+        status, reason = CaseStatus.COMPLETED, ""
+    else:
+        status, reason = CaseStatus.IN_PROGRESS, ""
+    if (status, reason) != (case.status, case.status_reason):
+        _set_status(case, status, actor=Actor.system("workflow"), reason=reason)
+
+
+@transaction.atomic
+def update_job(job: VendorJob, *, actor: Actor | None = None, **changes) -> VendorJob:
+    """Apply changes to a job (from a worker), audit a status change, and refresh its case."""
+    job = VendorJob.objects.select_for_update().get(pk=job.pk)
+    old_status = job.status
+    for name, value in changes.items():
+        setattr(job, name, value)
+    if job.status in JOB_TERMINAL and not job.completed_at:
+        job.completed_at = timezone.now()
+    job.save()
+    if job.status != old_status:
+        record(
+            "job.status_changed",
+            actor=actor or Actor.system("worker"),
+            case=job.case,
+            obj=job,
+            details={"vendor": job.vendor, "action": job.action, "from": old_status,
+                     "to": job.status, "vendor_status": job.vendor_status},
+        )
+    refresh_case_status(_lock(job.case))
+    return job
+
+
+def claim_job(job: VendorJob) -> bool:
+    """Mark a pending job `sending` before its HTTP call; False if another worker has it."""
+    claimed = VendorJob.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
+        status=JobStatus.SENDING,
+        sending_started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        last_error="",
+        next_attempt_at=None,
+    )
+    if claimed:
+        record(
+            "job.status_changed",
+            actor=Actor.system("worker"),
+            case=job.case,
+            obj=job,
+            details={"vendor": job.vendor, "action": job.action, "from": JobStatus.PENDING,
+                     "to": JobStatus.SENDING},
+        )
+    return bool(claimed)
+
+
+@transaction.atomic
+def retry_job(job: VendorJob, *, actor: Actor) -> VendorJob:
+    """Send a failed, partial or flagged job again."""
+    job = VendorJob.objects.select_for_update().get(pk=job.pk)
+    if job.status not in JOB_RETRYABLE and job.result_status != ResultStatus.REJECTED:
+        raise TransitionError(f"The {job} job is {job.status}: nothing to retry.")
+    if job.vendor == Vendor.ID5 and job.action == "access":
+        raise TransitionError("ID5 has no access API: mark the manual task done instead.")
+    if job.result_status == ResultStatus.REJECTED:
+        changes = {"result_status": ResultStatus.PENDING, "last_error": ""}
+    else:
+        changes = {"status": JobStatus.PENDING, "last_error": "", "next_attempt_at": None,
+                   "result_status": ResultStatus.NONE}
+    record("job.retried", actor=actor, case=job.case, obj=job,
+           details={"vendor": job.vendor, "action": job.action})
+    job = update_job(job, actor=actor, **changes)
+    case = _lock(job.case)
+    if case.status == CaseStatus.COMPLETED:
+        _set_status(case, CaseStatus.IN_PROGRESS, actor=actor)
+    if changes.get("result_status") == ResultStatus.PENDING:
+        transaction.on_commit(lambda: queue_download(job.pk))
+    else:
+        transaction.on_commit(queue_sending)
+    return job
+
+
+@transaction.atomic
+def complete_manual_job(job: VendorJob, *, actor: Actor, note: str) -> VendorJob:
+    """Record that an officer did a job's work outside any API (e.g. ID5 access by email)."""
+    note = _require_reason(note, "mark a manual job done")
+    job = VendorJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.MANUAL:
+        raise TransitionError(f"The {job} job is not a manual task.")
+    record("job.manual_done", actor=actor, case=job.case, obj=job,
+           details={"vendor": job.vendor, "action": job.action})
+    return update_job(job, actor=actor, status=JobStatus.COMPLETE, note=note, last_error="")
+
+
+@transaction.atomic
+def request_record_delete(case: Case, *, actor: Actor) -> VendorJob:
+    """Queue an Adobe Data Hygiene record delete (data minimisation, not a DSAR channel)."""
+    case = _lock(case)
+    if "delete" not in case.action_list:
+        raise TransitionError(f"{case.reference} is not a delete request.")
+    if case.status in CASE_TERMINAL:
+        raise TransitionError(f"{case.reference} is {case.status}.")
+    reason = vendors.not_configured_reason(Vendor.ADOBE_HYGIENE)
+    if reason:
+        raise TransitionError(reason)
+    if case.jobs.filter(vendor=Vendor.ADOBE_HYGIENE).exists():
+        raise TransitionError(f"{case.reference} already has a Data Hygiene record delete.")
+    job = VendorJob.objects.create(case=case, vendor=Vendor.ADOBE_HYGIENE, action="delete")
+    record("job.created", actor=actor, case=case, obj=job,
+           details={"vendor": job.vendor, "action": job.action, "status": job.status})
+    if case.status == CaseStatus.COMPLETED:
+        _set_status(case, CaseStatus.IN_PROGRESS, actor=actor)
+    transaction.on_commit(queue_sending)
+    return job
+
+
+def queue_download(job_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("cases.tasks.download_result", job_id, task_name=f"download result of job {job_id}")
+
+
+@transaction.atomic
+def attach_result(
+    job: VendorJob, path, *, name: str, size: int, sha256: str, entries: list[dict]
+) -> ResultFile | None:
+    """Store a checked result file and attach it to the job and case (once)."""
+    job = VendorJob.objects.select_for_update().select_related("case").get(pk=job.pk)
+    if job.result_status == ResultStatus.ATTACHED:
+        return None  # another worker got there first
+    now = timezone.now()
+    with open(path, "rb") as handle:
+        result = ResultFile(
+            case=job.case, job=job, name=name, size=size, sha256=sha256, entries=entries,
+            downloaded_at=now,
+            purge_after=now + dt.timedelta(days=settings.RESULT_RETENTION_DAYS),
+        )
+        result.file.save(name, File(handle), save=False)
+        result.save()
+    record(
+        "result.attached", actor=Actor.system("worker"), case=job.case, obj=result,
+        details={"job_id": job.pk, "size": size, "sha256": sha256, "entry_count": len(entries)},
+    )
+    update_job(job, result_status=ResultStatus.ATTACHED, last_error="")
+    return result
+
+
+def record_result_download(result: ResultFile, *, actor: Actor) -> None:
+    """Every download of a result file (personal data) is audited."""
+    record(
+        "result.downloaded", actor=actor, case=result.case, obj=result,
+        details={"sha256": result.sha256, "size": result.size},
+    )

@@ -179,6 +179,9 @@ ID5_TOKEN = env.str("ID5_TOKEN", default="")
 RESULT_DOWNLOAD_HOSTS = env.list(
     "RESULT_DOWNLOAD_HOSTS", default=["platform.adobe.io", "api.id5-sync.com"]
 )
+# An interrupted Adobe submission not found in Adobe's job list after this many seconds is
+# taken as never received and sent again (Adobe lists a job as soon as it is created).
+RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=300)
 # Result files are purged this many days after download (they hold personal data).
 RESULT_RETENTION_DAYS = env.int("RESULT_RETENTION_DAYS", default=90)
 

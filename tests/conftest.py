@@ -49,3 +49,29 @@ def make_case(db, system_actor):
         return services.create_case(actor=fields.pop("actor", system_actor), **fields)
 
     return make
+
+
+@pytest.fixture
+def vendor_sandbox(settings):
+    """The vendor sandbox on a loopback port (instant mode), with the product pointed at it."""
+    from connectors.sandbox import SandboxServer
+
+    server = SandboxServer(port=0, speed=0).start()
+    config = server.config
+    host = server.url.split("://", 1)[1]
+    settings.ADOBE_IMS_TOKEN_URL = f"{server.url}/adobe/ims/ims/token/v3"
+    settings.ADOBE_PRIVACY_BASE_URL = f"{server.url}/adobe/privacy"
+    settings.ADOBE_HYGIENE_BASE_URL = f"{server.url}/adobe/hygiene"
+    settings.ID5_BASE_URL = f"{server.url}/id5"
+    settings.ADOBE_CLIENT_ID = config.client_id
+    settings.ADOBE_CLIENT_SECRET = config.client_secret
+    settings.ADOBE_ORG_ID = config.org_id
+    settings.ADOBE_SANDBOX_NAME = "prod"
+    settings.ADOBE_HYGIENE_DATASET_ID = "6123456789abcdef01234567"
+    settings.ADOBE_DEFAULT_PRODUCTS = ["analytics", "profileService"]
+    settings.ID5_PARTNER_ID = str(config.id5_partner_id)
+    settings.ID5_TOKEN = config.id5_token
+    settings.RESULT_DOWNLOAD_HOSTS = [host]
+    settings.RECONCILE_GRACE_SECONDS = 0
+    yield server
+    server.stop()

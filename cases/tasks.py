@@ -1,0 +1,470 @@
+"""django-q2 tasks: send jobs to vendors, reconcile interrupted sends, sync statuses, fetch results.
+
+Tasks take ids (never personal data or secrets: django-q2 stores arguments), re-read state, and
+are safe to run twice. A job is marked `sending` and committed before its HTTP call, and the
+vendor's ids are committed after it; a job found still `sending` is reconciled, never resent
+blindly. One failing job never stops a pass.
+"""
+
+import datetime as dt
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from cases import services, vendors
+from cases.audit import Actor, record
+from cases.choices import ID5_NAMESPACES, CaseStatus, JobStatus, ResultStatus, Vendor
+from cases.models import Identity, VendorJob
+from cases.zipcheck import ResultFileRejected, inspect_zip
+from connectors.adobe_hygiene import NamespaceIds
+from connectors.adobe_privacy import PrivacyJob, PrivacyUser, UserID
+from connectors.base import ConnectorError, RateLimited
+from connectors.id5 import DeletionRequest
+
+log = logging.getLogger(__name__)
+WORKER = Actor.system("worker")
+MAX_SEND_ATTEMPTS = 5
+# A `sending` job older than this has lost its worker (django-q2 timeout plus a margin).
+STALE_SENDING = dt.timedelta(seconds=settings.Q_CLUSTER["timeout"] + 30)
+SENDABLE_CASES = (CaseStatus.IN_PROGRESS, CaseStatus.ACTION_REQUIRED, CaseStatus.COMPLETED)
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for the command's output and the task result."""
+
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] += n
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items())) or "nothing to do"
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def send_pending_jobs(report: PassReport | None = None) -> str:
+    """Reconcile interrupted sends, then send every pending job that is due."""
+    report = report or PassReport()
+    reconcile_sending_jobs(report)
+    now = timezone.now()
+    due = (
+        VendorJob.objects.filter(status=JobStatus.PENDING, case__status__in=SENDABLE_CASES)
+        .filter(Q(next_attempt_at__isnull=True, last_error="") | Q(next_attempt_at__lte=now))
+        .select_related("case")
+        .order_by("pk")
+    )
+    by_vendor: dict[str, list[VendorJob]] = defaultdict(list)
+    for job in due:
+        by_vendor[job.vendor].append(job)
+    for vendor, jobs in by_vendor.items():
+        reason = vendors.not_configured_reason(vendor)
+        if reason:
+            for job in jobs:
+                services.update_job(job, last_error=reason, next_attempt_at=None)
+            report.add(f"{vendor} not configured", len(jobs))
+            continue
+        SENDERS[vendor](jobs, report)
+    return str(report)
+
+
+def _claimed(jobs: list[VendorJob]) -> list[VendorJob]:
+    claimed = [job for job in jobs if services.claim_job(job)]
+    for job in claimed:
+        job.refresh_from_db()
+    return claimed
+
+
+def _send_adobe_privacy(jobs: list[VendorJob], report: PassReport) -> None:
+    """One request per (regulation, product set), at most 1000 users each (the connector)."""
+    groups: dict[tuple[str, tuple[str, ...]], list[VendorJob]] = defaultdict(list)
+    for job in jobs:
+        groups[(job.case.regulation, tuple(job.products))].append(job)
+    client = vendors.adobe_privacy()
+    for (regulation, products), group in groups.items():
+        claimed = _claimed(group)
+        if not claimed:
+            continue
+        users = _adobe_users(claimed)
+        try:
+            outcomes = client.submit_jobs(users, include=products, regulation=regulation)
+        except ConnectorError as exc:  # refused before any request, e.g. invalid input
+            for job in claimed:
+                _send_failed(job, exc, report)
+            continue
+        by_key = defaultdict(list)
+        for job in claimed:
+            by_key[job.case.reference].append(job)
+        for outcome in outcomes:
+            batch = [job for key in outcome.keys for job in by_key[key]]
+            if outcome.error is not None:
+                for job in batch:
+                    _send_failed(job, outcome.error, report)
+                continue
+            created = {(c.key, c.action): c.job_id for c in outcome.result.jobs}
+            for job in batch:
+                job_id = created.get((job.case.reference, job.action))
+                if job_id is None:  # Adobe did not say; the reconciler will look it up
+                    _outcome_unknown(job, "Adobe's answer did not list this job.")
+                    report.add("adobe_privacy unknown")
+                    continue
+                services.update_job(
+                    job, status=JobStatus.SUBMITTED, vendor_status="submitted",
+                    vendor_job_id=job_id, request_id=outcome.result.request_id or "",
+                    products=list(outcome.include), submitted_at=timezone.now(),
+                )
+                report.add("adobe_privacy submitted")
+
+
+def _adobe_users(jobs: list[VendorJob]) -> list[PrivacyUser]:
+    actions: dict[int, list[str]] = defaultdict(list)
+    cases = {}
+    for job in jobs:
+        actions[job.case_id].append(job.action)
+        cases[job.case_id] = job.case
+    identities = defaultdict(list)
+    for identity in Identity.objects.filter(subject__case__in=cases).select_related("subject"):
+        if identity.namespace not in ID5_NAMESPACES:
+            identities[identity.subject.case_id].append(
+                UserID(namespace=identity.namespace, value=identity.value, type=identity.type)
+            )
+    return [
+        PrivacyUser(key=case.reference, actions=tuple(sorted(actions[pk])),
+                    user_ids=tuple(identities[pk]))
+        for pk, case in cases.items()
+    ]
+
+
+def _send_id5(jobs: list[VendorJob], report: PassReport) -> None:
+    client = vendors.id5()
+    for job in _claimed(jobs):
+        try:
+            created = client.request_deletion(_id5_request(job))
+        except ConnectorError as exc:
+            _send_failed(job, exc, report)
+            continue
+        services.update_job(
+            job, status=JobStatus.SUBMITTED, vendor_status="CREATED",
+            vendor_job_id=created.request_id, submitted_at=timezone.now(),
+        )
+        report.add("id5 submitted")
+
+
+def _id5_request(job: VendorJob) -> DeletionRequest:
+    values: dict[str, str] = {}
+    for identity in Identity.objects.filter(subject__case=job.case_id):
+        field_name = {"email": "email", "id5id": "id5id", "gaid": "maid", "idfa": "maid",
+                      "partnerUid": "partner_uid"}.get(identity.namespace)
+        if field_name and field_name not in values:
+            values[field_name] = identity.value
+    return DeletionRequest(jurisdiction=job.jurisdiction, **values)
+
+
+def _send_hygiene(jobs: list[VendorJob], report: PassReport) -> None:
+    client = vendors.adobe_hygiene()
+    for job in _claimed(jobs):
+        groups: dict[str, list[str]] = defaultdict(list)
+        for identity in Identity.objects.filter(subject__case=job.case_id):
+            if identity.namespace not in ID5_NAMESPACES:
+                groups[identity.namespace].append(identity.value)
+        try:
+            order = client.create_work_order(
+                dataset_id=settings.ADOBE_HYGIENE_DATASET_ID,
+                identities=[NamespaceIds(ns, tuple(ids)) for ns, ids in groups.items()],
+                display_name=f"Record delete for {job.case.reference}",
+                description="Data minimisation record delete requested by a compliance officer.",
+            )
+        except ConnectorError as exc:
+            _send_failed(job, exc, report)
+            continue
+        services.update_job(
+            job, status=order.status, vendor_status=order.vendor_status,
+            vendor_job_id=order.workorder_id, submitted_at=timezone.now(),
+        )
+        report.add("adobe_hygiene submitted")
+
+
+SENDERS = {
+    Vendor.ADOBE_PRIVACY: _send_adobe_privacy,
+    Vendor.ID5: _send_id5,
+    Vendor.ADOBE_HYGIENE: _send_hygiene,
+}
+
+
+def _backoff(attempts: int) -> dt.datetime:
+    return timezone.now() + dt.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _send_failed(job: VendorJob, exc: ConnectorError, report: PassReport) -> None:
+    """Decide what a failed send means: defer, reconcile, retry later, or stop for an officer."""
+    if isinstance(exc, RateLimited):
+        when = exc.retry_at() or _backoff(job.attempts)
+        services.update_job(
+            job, status=JobStatus.PENDING, next_attempt_at=when,
+            last_error=f"Deferred until {when:%Y-%m-%d %H:%M} UTC: {exc.message}",
+        )
+        report.add(f"{job.vendor} deferred")
+    elif exc.maybe_sent:
+        _outcome_unknown(job, exc.message)
+        report.add(f"{job.vendor} unknown")
+    elif exc.retryable and job.attempts < MAX_SEND_ATTEMPTS:
+        when = _backoff(job.attempts)
+        services.update_job(
+            job, status=JobStatus.PENDING, next_attempt_at=when,
+            last_error=f"Will retry at {when:%H:%M} UTC: {exc.message}",
+        )
+        report.add(f"{job.vendor} retry later")
+    else:
+        services.update_job(job, status=JobStatus.ERROR, last_error=exc.message)
+        report.add(f"{job.vendor} error")
+
+
+def _outcome_unknown(job: VendorJob, message: str) -> None:
+    """The vendor may have the request: leave the job `sending` for the reconciler."""
+    services.update_job(
+        job, next_attempt_at=timezone.now(),
+        last_error=f"Outcome unknown, will check with the vendor before resending: {message}",
+    )
+
+
+# --------------------------------------------------------------------------- reconciling
+
+
+def reconcile_sending_jobs(report: PassReport) -> None:
+    """Settle jobs left `sending` by a crash, a timeout or an unreadable answer."""
+    now = timezone.now()
+    stuck = (
+        VendorJob.objects.filter(status=JobStatus.SENDING)
+        .filter(Q(next_attempt_at__lte=now) | Q(sending_started_at__lt=now - STALE_SENDING))
+        .select_related("case")
+    )
+    for job in stuck:
+        try:
+            if job.vendor == Vendor.ADOBE_PRIVACY:
+                _reconcile_adobe(job, report)
+            else:
+                _flag_for_officer(job, report)
+        except ConnectorError as exc:
+            services.update_job(job, next_attempt_at=_backoff(job.attempts),
+                                last_error=f"Could not reconcile yet: {exc.message}")
+            report.add("reconcile failed")
+
+
+def _reconcile_adobe(job: VendorJob, report: PassReport) -> None:
+    """Find the job by its user key (the case reference) instead of sending it again."""
+    started = timezone.localdate(job.sending_started_at or timezone.now())
+    today = timezone.localdate()
+    found = vendors.adobe_privacy().find_jobs(
+        job.case.reference, regulation=job.case.regulation,
+        from_date=started - dt.timedelta(days=1), to_date=max(today, started),
+    )
+    match = next((j for j in found if j.action == job.action), None)
+    if match is not None:
+        record("job.reconciled", actor=WORKER, case=job.case, obj=job,
+               details={"vendor": job.vendor, "found": True})
+        _apply_privacy_job(job, match, submitted_at=match.created_at or timezone.now(),
+                           request_id=match.request_id or "")
+        report.add("reconciled found")
+        return
+    grace = dt.timedelta(seconds=settings.RECONCILE_GRACE_SECONDS)
+    if job.sending_started_at and job.sending_started_at > timezone.now() - grace:
+        services.update_job(job, next_attempt_at=timezone.now() + dt.timedelta(seconds=60))
+        report.add("reconcile waiting")
+        return
+    record("job.reconciled", actor=WORKER, case=job.case, obj=job,
+           details={"vendor": job.vendor, "found": False})
+    # Adobe lists a job as soon as it is created; after the grace period it never arrived.
+    services.update_job(job, status=JobStatus.PENDING, next_attempt_at=timezone.now(),
+                        last_error="Not received by Adobe; sending again.")
+    report.add("reconciled not found")
+
+
+def _flag_for_officer(job: VendorJob, report: PassReport) -> None:
+    """ID5 and Data Hygiene cannot be searched, so a person decides whether to resend."""
+    services.update_job(
+        job, status=JobStatus.MANUAL, next_attempt_at=None,
+        last_error=(
+            f"Sending to {job.get_vendor_display()} was interrupted and the vendor has no way to "
+            "look the request up. Check with the vendor: mark the job done if it arrived, or "
+            "retry it (ID5 refuses a second request for the same identifier on the same day)."
+        ),
+    )
+    report.add("flagged for officer")
+
+
+# --------------------------------------------------------------------------- status sync
+
+
+def sync_vendor_jobs(*, download_inline: bool = False) -> str:
+    """One pass: send what is due, read every active job's status, fetch finished results."""
+    report = PassReport()
+    send_pending_jobs(report)
+    active = VendorJob.objects.filter(
+        status__in=[JobStatus.SUBMITTED, JobStatus.PROCESSING]
+    ).exclude(vendor_job_id="").select_related("case")
+    by_vendor: dict[str, list[VendorJob]] = defaultdict(list)
+    for job in active:
+        by_vendor[job.vendor].append(job)
+    if by_vendor[Vendor.ADOBE_PRIVACY]:
+        _sync_adobe_privacy(by_vendor[Vendor.ADOBE_PRIVACY], report)
+    for vendor in (Vendor.ID5, Vendor.ADOBE_HYGIENE):
+        if by_vendor[vendor]:
+            client = vendors.id5() if vendor == Vendor.ID5 else vendors.adobe_hygiene()
+            for job in by_vendor[vendor]:
+                _sync_one(job, lambda j, c=client: _read_other(j, c), report)
+    _fetch_results(report, inline=download_inline)
+    return str(report)
+
+
+def _sync_one(job: VendorJob, read, report: PassReport) -> None:
+    try:
+        read(job)
+        report.add(f"{job.vendor} synced")
+    except ConnectorError as exc:
+        services.update_job(job, last_error=f"Status check failed: {exc.message}")
+        report.add(f"{job.vendor} sync failed")
+    except Exception:  # one broken job must not stop the pass; the log has the traceback
+        log.exception("Syncing job %s failed", job.pk)
+        services.update_job(job, last_error="Status check failed unexpectedly; see the worker log.")
+        report.add(f"{job.vendor} sync failed")
+
+
+def _sync_adobe_privacy(jobs: list[VendorJob], report: PassReport) -> None:
+    """Bulk status from the list endpoint (Adobe's advice); per-job reads for the details."""
+    client = vendors.adobe_privacy()
+    by_regulation: dict[str, list[VendorJob]] = defaultdict(list)
+    for job in jobs:
+        by_regulation[job.case.regulation].append(job)
+    for regulation, group in by_regulation.items():
+        listed = _list_statuses(client, regulation, group)
+        for job in group:
+            summary = listed.get(job.vendor_job_id)
+            if summary is not None and summary.vendor_status == job.vendor_status:
+                VendorJob.objects.filter(pk=job.pk).update(last_synced_at=timezone.now())
+                report.add("adobe_privacy unchanged")
+                continue
+            _sync_one(job, lambda j: _apply_privacy_job(j, client.get_job(j.vendor_job_id)),
+                      report)
+
+
+def _list_statuses(client, regulation: str, jobs: list[VendorJob]) -> dict[str, PrivacyJob]:
+    """Job id -> listed job, or {} when the list cannot cover these jobs (window > 30 days)."""
+    today = timezone.localdate()
+    earliest = min(timezone.localdate(j.submitted_at or timezone.now()) for j in jobs)
+    if (today - earliest).days > 29:
+        return {}
+    try:
+        listing = client.list_jobs(regulation=regulation, from_date=earliest, to_date=today,
+                                   size=1000)
+    except ConnectorError as exc:
+        log.warning("Listing Adobe jobs failed, reading them one by one: %s", exc.message)
+        return {}
+    return {job.job_id: job for job in listing.jobs}
+
+
+def _apply_privacy_job(job: VendorJob, found: PrivacyJob, **extra) -> None:
+    failed = [p for p in found.products if p.status == "error" or (p.code or "").endswith("-400")]
+    changes = {
+        "status": found.status,
+        "vendor_status": found.vendor_status,
+        "vendor_job_id": found.job_id,
+        "result_codes": list(found.result_codes),
+        "product_statuses": {
+            p.product: {"status": p.status, "code": p.code} for p in found.products
+        },
+        "last_synced_at": timezone.now(),
+        "last_error": "; ".join(f"{p.product}: {p.code} {p.message or ''}".strip()
+                                for p in failed),
+        **extra,
+    }
+    finished = found.status in (JobStatus.COMPLETE, JobStatus.PARTIAL)
+    if job.action == "access" and finished and job.result_status == ResultStatus.NONE:
+        changes["result_status"] = (
+            ResultStatus.PENDING if found.download_url else ResultStatus.NOT_OFFERED
+        )
+    services.update_job(job, **changes)
+
+
+def _read_other(job: VendorJob, client) -> None:
+    if job.vendor == Vendor.ID5:
+        state = client.get_status(job.vendor_job_id)
+        note = "ID5 deleted the data but could not email the reply." if state.email_failed else ""
+        services.update_job(
+            job, status=state.status, vendor_status=state.vendor_status,
+            result_codes=[state.processing_result] if state.processing_result else [],
+            last_synced_at=timezone.now(), last_error=note,
+        )
+        return
+    order = client.get_work_order(job.vendor_job_id)
+    failed = ", ".join(order.failed_products)
+    services.update_job(
+        job, status=order.status, vendor_status=order.vendor_status,
+        product_statuses={p.product: {"status": p.status} for p in order.products},
+        last_synced_at=timezone.now(),
+        last_error=f"Failed: {failed}" if failed else "",
+    )
+
+
+def _fetch_results(report: PassReport, *, inline: bool) -> None:
+    waiting = VendorJob.objects.filter(result_status=ResultStatus.PENDING).values_list(
+        "pk", flat=True
+    )
+    for job_id in waiting:
+        if inline:
+            download_result(job_id)
+        else:
+            services.queue_download(job_id)
+        report.add("results fetched" if inline else "results queued")
+
+
+# --------------------------------------------------------------------------- results
+
+
+def download_result(job_id: int) -> str:
+    """Stream a finished access job's ZIP through the guarded downloader, check it, attach it."""
+    job = VendorJob.objects.select_related("case").filter(pk=job_id).first()
+    if job is None or job.result_status != ResultStatus.PENDING:
+        return "nothing to do"
+    incoming = Path(settings.MEDIA_ROOT) / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    path = incoming / f"job-{job.pk}-{uuid.uuid4().hex}.zip"
+    try:
+        return _download_and_attach(job, path)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _download_and_attach(job: VendorJob, path: Path) -> str:
+    client = vendors.adobe_privacy()
+    try:
+        found = client.get_job(job.vendor_job_id)
+        if not found.download_url:
+            services.update_job(job, result_status=ResultStatus.NOT_OFFERED)
+            return "no file offered"
+        download = vendors.downloader().download(
+            found.download_url, path, auth_headers=client.auth_headers()
+        )
+        entries = inspect_zip(path)
+    except ResultFileRejected as exc:
+        services.update_job(job, result_status=ResultStatus.REJECTED, last_error=str(exc))
+        return "rejected"
+    except ConnectorError as exc:
+        if exc.retryable:  # the next sync pass queues the download again
+            services.update_job(job, last_error=f"Result download failed: {exc.message}")
+            return "will retry"
+        services.update_job(job, result_status=ResultStatus.REJECTED,
+                            last_error=f"Result download refused: {exc.message}")
+        return "refused"
+    services.attach_result(
+        job, path, name=f"{job.case.reference}-{job.vendor}-{job.action}.zip",
+        size=download.size, sha256=download.sha256, entries=[e.as_dict() for e in entries],
+    )
+    return "attached"

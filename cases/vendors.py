@@ -1,0 +1,95 @@
+"""Builds connectors from settings, and says which vendors are configured.
+
+Connectors never read settings or touch the database; this module is where the workflow gives
+them their configuration, a shared token cache, and an audit hook for every call attempt.
+"""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+
+from cases.audit import Actor, record
+from cases.choices import Vendor
+from connectors.adobe_hygiene import AdobeHygieneClient
+from connectors.adobe_ims import AdobeCredentials, AdobeTokenProvider
+from connectors.adobe_privacy import AdobePrivacyClient
+from connectors.base import Attempt
+from connectors.download import DownloadPolicy, ResultDownloader
+from connectors.id5 import ID5Client, ID5Config
+
+_ADOBE_SETTINGS = ("ADOBE_CLIENT_ID", "ADOBE_CLIENT_SECRET", "ADOBE_ORG_ID")
+_REQUIRED = {
+    Vendor.ADOBE_PRIVACY: _ADOBE_SETTINGS,
+    Vendor.ADOBE_HYGIENE: (*_ADOBE_SETTINGS, "ADOBE_SANDBOX_NAME", "ADOBE_HYGIENE_DATASET_ID"),
+    Vendor.ID5: ("ID5_PARTNER_ID", "ID5_TOKEN"),
+}
+
+
+def not_configured_reason(vendor: str) -> str:
+    """Empty when `vendor` can be called; otherwise what the operator must set."""
+    missing = [name for name in _REQUIRED.get(vendor, ()) if not getattr(settings, name)]
+    if not missing:
+        return ""
+    return f"{Vendor(vendor).label} is not configured: set {', '.join(missing)}."
+
+
+def audit_attempt(attempt: Attempt) -> None:
+    """Every vendor call attempt goes into the trail: no URL, body or identity value."""
+    record(
+        "vendor.call",
+        actor=Actor.system("worker"),
+        details={
+            "vendor": attempt.vendor,
+            "operation": attempt.operation,
+            "http_status": attempt.http_status,
+            "duration_ms": attempt.duration_ms,
+            "error_class": attempt.error_class,
+        },
+    )
+
+
+def _tokens() -> AdobeTokenProvider:
+    credentials = AdobeCredentials(
+        client_id=settings.ADOBE_CLIENT_ID,
+        client_secret=settings.ADOBE_CLIENT_SECRET,
+        org_id=settings.ADOBE_ORG_ID,
+        scopes=settings.ADOBE_SCOPES,
+        token_url=settings.ADOBE_IMS_TOKEN_URL,
+    )
+    return AdobeTokenProvider(credentials, cache, on_attempt=audit_attempt)
+
+
+def adobe_privacy() -> AdobePrivacyClient:
+    return AdobePrivacyClient(
+        _tokens(), base_url=settings.ADOBE_PRIVACY_BASE_URL, on_attempt=audit_attempt
+    )
+
+
+def adobe_hygiene() -> AdobeHygieneClient:
+    return AdobeHygieneClient(
+        _tokens(),
+        sandbox_name=settings.ADOBE_SANDBOX_NAME,
+        base_url=settings.ADOBE_HYGIENE_BASE_URL,
+        on_attempt=audit_attempt,
+    )
+
+
+def id5() -> ID5Client:
+    config = ID5Config(
+        partner_id=settings.ID5_PARTNER_ID, token=settings.ID5_TOKEN, base_url=settings.ID5_BASE_URL
+    )
+    return ID5Client(config, on_attempt=audit_attempt)
+
+
+def downloader() -> ResultDownloader:
+    """Result downloads: only from RESULT_DOWNLOAD_HOSTS; the Adobe token only to Adobe's API."""
+    hosts = settings.RESULT_DOWNLOAD_HOSTS
+    adobe_host = urlsplit(settings.ADOBE_PRIVACY_BASE_URL).netloc.lower()
+    policy = DownloadPolicy(
+        allowed_hosts=frozenset(hosts),
+        # Hosts the operator listed may be private (the vendor sandbox on loopback, a mirror).
+        private_hosts=frozenset(hosts),
+        token_hosts=frozenset({adobe_host}) & frozenset(h.lower() for h in hosts),
+    )
+    return ResultDownloader(policy, on_attempt=audit_attempt)
