@@ -49,6 +49,10 @@ def audit_attempt(attempt: Attempt) -> None:
     )
 
 
+def _timeout() -> tuple[float, float]:
+    return (5.0, float(settings.VENDOR_READ_TIMEOUT))
+
+
 def _tokens() -> AdobeTokenProvider:
     credentials = AdobeCredentials(
         client_id=settings.ADOBE_CLIENT_ID,
@@ -57,29 +61,37 @@ def _tokens() -> AdobeTokenProvider:
         scopes=settings.ADOBE_SCOPES,
         token_url=settings.ADOBE_IMS_TOKEN_URL,
     )
-    return AdobeTokenProvider(credentials, cache, on_attempt=audit_attempt)
+    provider = AdobeTokenProvider(credentials, cache, on_attempt=audit_attempt)
+    provider.timeout = _timeout()
+    return provider
 
 
 def adobe_privacy() -> AdobePrivacyClient:
-    return AdobePrivacyClient(
+    client = AdobePrivacyClient(
         _tokens(), base_url=settings.ADOBE_PRIVACY_BASE_URL, on_attempt=audit_attempt
     )
+    client.timeout = _timeout()
+    return client
 
 
 def adobe_hygiene() -> AdobeHygieneClient:
-    return AdobeHygieneClient(
+    client = AdobeHygieneClient(
         _tokens(),
         sandbox_name=settings.ADOBE_SANDBOX_NAME,
         base_url=settings.ADOBE_HYGIENE_BASE_URL,
         on_attempt=audit_attempt,
     )
+    client.timeout = _timeout()
+    return client
 
 
 def id5() -> ID5Client:
     config = ID5Config(
         partner_id=settings.ID5_PARTNER_ID, token=settings.ID5_TOKEN, base_url=settings.ID5_BASE_URL
     )
-    return ID5Client(config, on_attempt=audit_attempt)
+    client = ID5Client(config, on_attempt=audit_attempt)
+    client.timeout = _timeout()
+    return client
 
 
 def downloader() -> ResultDownloader:

@@ -179,6 +179,8 @@ ID5_TOKEN = env.str("ID5_TOKEN", default="")
 RESULT_DOWNLOAD_HOSTS = env.list(
     "RESULT_DOWNLOAD_HOSTS", default=["platform.adobe.io", "api.id5-sync.com"]
 )
+# Seconds to wait for a vendor's answer (Adobe's gateway itself gives up after 60).
+VENDOR_READ_TIMEOUT = env.int("VENDOR_READ_TIMEOUT", default=30)
 # An interrupted Adobe submission not found in Adobe's job list after this many seconds is
 # taken as never received and sent again (Adobe lists a job as soon as it is created).
 RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=300)
