@@ -103,5 +103,6 @@ def downloader() -> ResultDownloader:
         # Hosts the operator listed may be private (the vendor sandbox on loopback, a mirror).
         private_hosts=frozenset(hosts),
         token_hosts=frozenset({adobe_host}) & frozenset(h.lower() for h in hosts),
+        max_bytes=settings.RESULT_MAX_BYTES,
     )
     return ResultDownloader(policy, on_attempt=audit_attempt)

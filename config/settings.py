@@ -184,6 +184,8 @@ VENDOR_READ_TIMEOUT = env.int("VENDOR_READ_TIMEOUT", default=30)
 # An interrupted Adobe submission not found in Adobe's job list after this many seconds is
 # taken as never received and sent again (Adobe lists a job as soon as it is created).
 RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=300)
+# Largest result file accepted from a vendor, in bytes (compressed, as downloaded).
+RESULT_MAX_BYTES = env.int("RESULT_MAX_BYTES", default=2 * 1024**3)
 # Result files are purged this many days after download (they hold personal data).
 RESULT_RETENTION_DAYS = env.int("RESULT_RETENTION_DAYS", default=90)
 
