@@ -1,0 +1,968 @@
+"""The compliance officers' admin: a queue sorted by legal deadline and one page per case.
+
+Every write goes through `cases.services`. Workflow moves are *case steps* (`CASE_STEPS`): each
+is a button on the case page (POST to its own admin URL) and, when it has a bulk admin action,
+an action on the case list. Adding one:
+
+1. `register_step(CaseStep(name="sync", label="Sync now", done="synced", run=..., shown=...))`.
+   `run(case, given)` calls a service with `given.actor` (and `given.data`, the cleaned form).
+   Give `form=` a `cases.forms.StepForm` subclass when the step needs input (it gets `case=`
+   on the case page, None in bulk), and `explain=` to show per-case context on that form page.
+2. The button and the URL `admin:cases_case_step_<name>` (args: the case pk) appear by themselves.
+3. For a bulk action, add a three-line method named like the step to `CaseAdmin` that returns
+   `self.run_step(request, queryset, "<name>")`, and list it in `CaseAdmin.actions`.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from cases import deadlines, services
+from cases.audit import Actor, record
+from cases.choices import (
+    CASE_CLOCK_RUNNING,
+    CASE_HOLDABLE,
+    CASE_TERMINAL,
+    CASE_TRANSITIONS,
+    CaseStatus,
+    JobStatus,
+)
+from cases.forms import (
+    AssignForm,
+    CaseIntakeForm,
+    CloseForm,
+    DataSubjectForm,
+    ExtendForm,
+    HoldForm,
+    IdentityForm,
+    IdentityFormSet,
+    RejectForm,
+    StepForm,
+    add_service_errors,
+)
+from cases.models import (
+    ApiClient,
+    AuditEvent,
+    Case,
+    DataSubject,
+    Identity,
+    ResultFile,
+    TransitionError,
+    VendorJob,
+)
+from cases.templatetags.case_admin import deadline_badge, job_status_badge, status_badge
+
+# Subject and identities may change only before any vendor has been sent them.
+SUBJECT_EDITABLE = frozenset({CaseStatus.NEW, CaseStatus.VERIFIED})
+# The case page shows this many newest events; the audit list has the rest.
+TIMELINE_LIMIT = 200
+# The workflow layer adds a view of this name (args: case pk, result pk) to serve result files
+# through an audited download; until then the results table shows no link.
+RESULT_DOWNLOAD_URL = "admin:cases_case_result_download"
+
+admin.site.site_header = "Privacy Desk"
+admin.site.site_title = "Privacy Desk"
+admin.site.index_title = "Officer's queue"
+
+
+# --- Case steps: one registry behind the case page buttons and the bulk actions ----------------
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """What a step's `run` gets besides the case: who acts, and the cleaned form data."""
+
+    actor: Actor
+    user: Any
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseStep:
+    name: str  # URL slug, admin action name and registry key
+    label: str  # button and action text
+    done: str  # past participle for "3 cases <done>."
+    run: Callable[[Case, StepInput], object]
+    shown: Callable[[Case, Any], bool] = field(default=lambda case, user: True)
+    form: type[StepForm] | None = None
+    explain: Callable[[Case], str] | None = None
+
+
+CASE_STEPS: dict[str, CaseStep] = {}
+
+
+def register_step(step: CaseStep) -> CaseStep:
+    CASE_STEPS[step.name] = step
+    return step
+
+
+def step_url_name(name: str) -> str:
+    return f"cases_case_step_{name}"
+
+
+def _can_become(status: str) -> Callable[[Case, Any], bool]:
+    return lambda case, user: status in CASE_TRANSITIONS[case.status]
+
+
+def _explain_extension(case: Case) -> str:
+    """The rule's limit, so the officer sees how far this case may go before choosing a date."""
+    rule = case.rule
+    if case.extended_at:
+        return f"Already extended once, to {case.due_date}."
+    try:
+        latest = deadlines.extended_due_date(
+            case.regulation, timezone.localdate(case.received_at), case.due_date
+        )
+    except deadlines.DeadlineError as exc:
+        return str(exc)
+    return (
+        f"Due {case.due_date}. {rule.label} allows + {rule.extension} ({rule.source}): "
+        f"at the latest {latest}. {rule.extension_note}"
+    )
+
+
+register_step(
+    CaseStep(
+        name="verify",
+        label="Verify identity",
+        done="verified",
+        run=lambda case, given: services.verify_identity(case, actor=given.actor),
+        shown=_can_become(CaseStatus.VERIFIED),
+    )
+)
+register_step(
+    CaseStep(
+        name="hold",
+        label="Put on hold",
+        done="put on hold",
+        run=lambda case, given: services.put_on_hold(
+            case, actor=given.actor, reason=given.data["reason"]
+        ),
+        shown=lambda case, user: case.status in CASE_HOLDABLE,
+        form=HoldForm,
+    )
+)
+register_step(
+    CaseStep(
+        name="resume",
+        label="Resume",
+        done="resumed",
+        run=lambda case, given: services.resume(case, actor=given.actor),
+        shown=lambda case, user: case.status == CaseStatus.ON_HOLD,
+    )
+)
+register_step(
+    CaseStep(
+        name="extend",
+        label="Extend deadline",
+        done="extended",
+        run=lambda case, given: services.extend_deadline(
+            case, actor=given.actor, reason=given.data["reason"], until=given.data["until"]
+        ),
+        shown=lambda case, user: (
+            case.status in CASE_CLOCK_RUNNING
+            and not case.extended_at
+            and case.rule.extension is not None
+        ),
+        form=ExtendForm,
+        explain=_explain_extension,
+    )
+)
+register_step(
+    CaseStep(
+        name="reject",
+        label="Reject",
+        done="rejected",
+        run=lambda case, given: services.reject(
+            case, actor=given.actor, reason=given.data["reason"], code=given.data["code"]
+        ),
+        shown=_can_become(CaseStatus.REJECTED),
+        form=RejectForm,
+    )
+)
+register_step(
+    CaseStep(
+        name="assign_to_me",
+        label="Assign to me",
+        done="assigned to you",
+        run=lambda case, given: services.assign(case, actor=given.actor, assignee=given.user),
+        shown=lambda case, user: case.is_open and case.assignee_id != user.pk,
+    )
+)
+register_step(
+    CaseStep(
+        name="assign",
+        label="Assign to officer",
+        done="reassigned",
+        run=lambda case, given: services.assign(
+            case, actor=given.actor, assignee=given.data["assignee"]
+        ),
+        shown=lambda case, user: case.is_open,
+        form=AssignForm,
+    )
+)
+register_step(
+    CaseStep(
+        name="close",
+        label="Close",
+        done="closed",
+        run=lambda case, given: services.close(case, actor=given.actor, note=given.data["note"]),
+        shown=_can_become(CaseStatus.CLOSED),
+        form=CloseForm,
+    )
+)
+
+
+def _plural(n: int, word: str = "case") -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _refusal(case: Case, exc: Exception) -> str:
+    """A service's refusal as one line naming the case (TransitionErrors already do)."""
+    if isinstance(exc, TransitionError):
+        return str(exc)
+    return f"{case.reference}: {' '.join(exc.messages)}"
+
+
+# --- Case list filters --------------------------------------------------------------------------
+
+
+class DeadlineFilter(admin.SimpleListFilter):
+    title = "deadline"
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("week", "Due within 7 days")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.overdue()
+        if self.value() == "week":
+            return queryset.due_within(7)
+        return queryset
+
+
+class VendorJobStatusFilter(admin.SimpleListFilter):
+    """Cases with at least one job in a status; a subquery, so a case is listed once."""
+
+    title = "vendor job status"
+    parameter_name = "job_status"
+
+    def lookups(self, request, model_admin):
+        return JobStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in JobStatus.values:
+            jobs = VendorJob.objects.filter(status=self.value()).values("case_id")
+            return queryset.filter(pk__in=jobs)
+        return queryset
+
+
+class AssignedFilter(admin.SimpleListFilter):
+    title = "assigned to"
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [("me", "Me (open cases)"), ("none", "Nobody (open cases)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.exclude(status__in=CASE_TERMINAL).filter(assignee=request.user)
+        if self.value() == "none":
+            return queryset.exclude(status__in=CASE_TERMINAL).filter(assignee__isnull=True)
+        return queryset
+
+
+# --- Inlines on the case page ---------------------------------------------------------------------
+
+
+class SubjectInline(admin.StackedInline):
+    """The subject, with a read-only table of identities (they hang off the subject, not the
+    case, so they are edited on the subject's own page)."""
+
+    model = DataSubject
+    form = DataSubjectForm
+    fields = ["name", "email", "identity_table"]
+    readonly_fields = ["identity_table"]
+    can_delete = False
+    extra = 0
+    max_num = 1
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("identities")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # created with the case by services.create_case
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        editable = obj is not None and obj.status in SUBJECT_EDITABLE
+        return editable and super().has_change_permission(request, obj)
+
+    @admin.display(description="Identities")
+    def identity_table(self, subject: DataSubject) -> SafeString:
+        url = reverse("admin:cases_datasubject_change", args=[subject.pk])
+        return render_to_string(
+            "admin/cases/case/_identities.html",
+            {
+                "identities": subject.identities.all(),
+                "subject_url": url,
+                "editable": subject.case.status in SUBJECT_EDITABLE,
+            },
+        )
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    classes = ["pd-readonly"]  # admin.css hides the per-row captions these tables don't need
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class VendorJobInline(ReadOnlyInline):
+    model = VendorJob
+    verbose_name_plural = "vendor jobs"
+    fields = [
+        "vendor",
+        "action",
+        "status_pill",
+        "vendor_ids",
+        "vendor_status",
+        "result_status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "submitted_at",
+        "completed_at",
+        "last_synced_at",
+    ]
+
+    @admin.display(description="Status")
+    def status_pill(self, job: VendorJob) -> SafeString:
+        return job_status_badge(job)
+
+    @admin.display(description="Vendor ids")
+    def vendor_ids(self, job: VendorJob) -> str:
+        return " / ".join(filter(None, [job.request_id, job.vendor_job_id])) or "—"
+
+
+def result_download_url(result: ResultFile) -> str | None:
+    """The audited download view for a result file, once the workflow layer provides it."""
+    try:
+        return reverse(RESULT_DOWNLOAD_URL, args=[result.case_id, result.pk])
+    except NoReverseMatch:
+        return None
+
+
+class ResultFileInline(ReadOnlyInline):
+    model = ResultFile
+    verbose_name_plural = "results"
+    fields = ["name", "size", "sha256", "downloaded_at", "purge_after", "download"]
+
+    @admin.display(description="Download")
+    def download(self, result: ResultFile) -> SafeString | str:
+        url = result_download_url(result)
+        return format_html('<a href="{}">Download</a>', url) if url else "—"
+
+
+# --- Cases --------------------------------------------------------------------------------------
+
+
+def _looks_like_email(term: str) -> bool:
+    local, at, domain = term.partition("@")
+    return bool(at and local and "." in domain and not any(c.isspace() for c in term))
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "external_ref",
+        "regulation_code",
+        "actions",
+        "status_pill",
+        "due",
+        "assignee",
+    ]
+    list_filter = ["status", "regulation", DeadlineFilter, VendorJobStatusFilter, AssignedFilter]
+    # Encrypted subject fields cannot be searched in SQL: get_search_results adds the exact
+    # email through the blind index instead.
+    search_fields = ["reference", "external_ref"]
+    search_help_text = "Reference, external reference, or the subject's exact email address."
+    ordering = ["due_date", "id"]
+    list_select_related = ["assignee"]
+    list_per_page = 50
+    inlines = [SubjectInline, VendorJobInline, ResultFileInline]
+    actions = ["verify", "hold", "resume", "extend", "reject", "assign_to_me", "assign", "close"]
+    fieldsets = [
+        (None, {"fields": ["reference", "external_ref", "api_client", "regulation", "actions"]}),
+        ("Deadline", {"fields": ["received_at", "deadline", "original_due_date", "extension"]}),
+        (
+            "Status",
+            {
+                "fields": [
+                    "status_pill",
+                    "status_reason",
+                    "rejection_code",
+                    "hold_info",
+                    "status_changed_at",
+                    "verified_at",
+                    "closed_at",
+                    "assignee",
+                ]
+            },
+        ),
+        ("Routing", {"fields": ["vendors", "adobe_products", "id5_jurisdiction"]}),
+    ]
+    # Only the assignee is edited in the form (through services.assign); every other change is
+    # a step with its own service.
+    readonly_fields = [
+        name for _, options in fieldsets for name in options["fields"] if name != "assignee"
+    ]
+
+    class Media:
+        css = {"all": ["cases/admin.css"]}
+
+    # List columns
+
+    @admin.display(description="Regulation", ordering="regulation")
+    def regulation_code(self, case: Case) -> str:
+        return case.regulation
+
+    @admin.display(description="Status", ordering="status")
+    def status_pill(self, case: Case) -> SafeString:
+        return status_badge(case)
+
+    @admin.display(description="Due", ordering="due_date")
+    def due(self, case: Case) -> SafeString:
+        return format_html(
+            '<span class="pd-due">{}</span> {}', case.due_date.isoformat(), deadline_badge(case)
+        )
+
+    # Case page read-only fields
+
+    @admin.display(description="Due date")
+    def deadline(self, case: Case) -> SafeString:
+        return render_to_string(
+            "admin/cases/case/_deadline.html",
+            {
+                "case": case,
+                "rule": case.rule,
+                "rules_url": reverse("admin:cases_case_deadline_rules"),
+            },
+        )
+
+    @admin.display(description="Extension")
+    def extension(self, case: Case) -> str:
+        if not case.extended_at:
+            return "Not extended."
+        when = timezone.localtime(case.extended_at).date()
+        return f"Extended on {when} to {case.due_date}: {case.extension_reason}"
+
+    @admin.display(description="Hold")
+    def hold_info(self, case: Case) -> str:
+        if case.status != CaseStatus.ON_HOLD:
+            return "—"
+        before = CaseStatus(case.status_before_hold or CaseStatus.NEW).label.lower()
+        return (
+            f"On hold since {case.hold_started_on} with {_plural(case.hold_days_remaining, 'day')}"
+            f" left; resuming returns the case to {before}."
+        )
+
+    # Queries
+
+    def get_object(self, request, object_id, from_field=None):
+        queryset = self.get_queryset(request).select_related("assignee", "api_client")
+        try:
+            return queryset.get(pk=Case._meta.pk.to_python(object_id))
+        except (Case.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if _looks_like_email(term):
+            by_email = Case.objects.with_subject_email(term).values("pk")
+            results = results | queryset.filter(pk__in=by_email)
+        return results, may_have_duplicates
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assignee":
+            kwargs["queryset"] = services.officers()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Permissions and writes
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_open:
+            return [*self.readonly_fields, "assignee"]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the audit trail and the law need the record; nothing deletes cases here
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Never obj.save(): the assignee is the one editable field and goes through its service.
+        if "assignee" not in form.changed_data:
+            return
+        try:
+            services.assign(
+                obj, actor=Actor.for_user(request.user), assignee=form.cleaned_data["assignee"]
+            )
+        except (TransitionError, ValidationError) as exc:
+            self.message_user(request, _refusal(obj, exc), messages.ERROR)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        changed = sorted({name for f in formset.forms for name in f.changed_data})
+        formset.save()
+        if formset.model is DataSubject and changed:
+            _audit_subject_edit(request, form.instance, fields=changed)
+
+    # Views
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        urls = [
+            path(
+                "deadline-rules/",
+                wrap(self.deadline_rules_view),
+                name="cases_case_deadline_rules",
+            )
+        ]
+        for step in CASE_STEPS.values():
+            urls.append(
+                path(
+                    f"<path:object_id>/steps/{step.name}/",
+                    wrap(self.step_view),
+                    {"step_name": step.name},
+                    name=step_url_name(step.name),
+                )
+            )
+        return urls + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None) -> HttpResponse:
+        """Intake through services.create_case, never the raw model form."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CaseIntakeForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            case = form.create_case(actor=Actor.for_user(request.user))
+            if case is not None:
+                self._report_created(request, case)
+                return HttpResponseRedirect(reverse("admin:cases_case_change", args=[case.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Open a case",
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/cases/case/intake_form.html", context)
+
+    def _report_created(self, request: HttpRequest, case: Case) -> None:
+        self.message_user(request, f"Case {case.reference} opened, due {case.due_date}.")
+        duplicates = list(services.possible_duplicates(case).values_list("reference", flat=True))
+        if duplicates:
+            self.message_user(
+                request,
+                f"Other open cases for the same email: {', '.join(duplicates)}.",
+                messages.WARNING,
+            )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            events = list(obj.audit_events.order_by("-seq")[: TIMELINE_LIMIT + 1])
+            context.update(
+                case_buttons=self._buttons(request, obj),
+                timeline=events[:TIMELINE_LIMIT],
+                timeline_truncated=len(events) > TIMELINE_LIMIT,
+                audit_list_url=reverse("admin:cases_auditevent_changelist") + f"?q={obj.reference}",
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _buttons(self, request: HttpRequest, case: Case) -> list[dict[str, Any]]:
+        if not self.has_change_permission(request, case):
+            return []
+        return [
+            {
+                "step": step,
+                "url": reverse(f"admin:{step_url_name(step.name)}", args=[case.pk]),
+                # Steps with a form link to their page; the others POST straight from the button.
+                "asks_input": step.form is not None,
+            }
+            for step in CASE_STEPS.values()
+            if step.shown(case, request.user)
+        ]
+
+    def deadline_rules_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Deadline rules",
+            "rules": deadlines.RULES,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/cases/deadline_rules.html", context)
+
+    # Steps: the case page buttons (one case) and the bulk actions (many)
+
+    def step_view(self, request: HttpRequest, object_id: str, step_name: str) -> HttpResponse:
+        step = CASE_STEPS.get(step_name)
+        case = self.get_object(request, unquote(object_id))
+        if step is None or case is None:
+            raise Http404("No such case or step.")
+        if not self.has_change_permission(request, case):
+            raise PermissionDenied
+        case_url = reverse("admin:cases_case_change", args=[case.pk])
+        bound = request.POST if request.method == "POST" else None
+        form = step.form(bound, case=case) if step.form else None
+        if request.method == "POST" and (form is None or form.is_valid()):
+            given = StepInput(Actor.for_user(request.user), request.user, _data(form))
+            try:
+                step.run(case, given)
+            except TransitionError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(case_url)
+            except ValidationError as exc:
+                if form is None:
+                    self.message_user(request, _refusal(case, exc), messages.ERROR)
+                    return HttpResponseRedirect(case_url)
+                add_service_errors(form, exc)
+            else:
+                self.message_user(request, f"Case {case.reference} {step.done}.")
+                return HttpResponseRedirect(case_url)
+        return self._step_page(request, step, form, [case], cancel_url=case_url)
+
+    def run_step(self, request: HttpRequest, queryset: QuerySet, name: str):
+        """Apply a step to the selected cases; asks for its form first when it has one."""
+        step = CASE_STEPS[name]
+        cases = list(queryset)
+        form = None
+        if step.form:
+            form = step.form(request.POST if "apply" in request.POST else None)
+            if not form.is_valid():
+                return self._step_page(
+                    request, step, form, cases, cancel_url=request.get_full_path()
+                )
+        self._apply_to_many(request, cases, step, _data(form))
+        return None
+
+    def _apply_to_many(
+        self, request: HttpRequest, cases: Iterable[Case], step: CaseStep, data: Mapping
+    ) -> None:
+        # One refusal must not stop the batch: each case is its own transaction in the service.
+        given = StepInput(Actor.for_user(request.user), request.user, data)
+        done = refused = 0
+        for case in cases:
+            try:
+                step.run(case, given)
+                done += 1
+            except (TransitionError, ValidationError) as exc:
+                refused += 1
+                self.message_user(request, _refusal(case, exc), messages.ERROR)
+        if done:
+            self.message_user(request, f"{_plural(done)} {step.done}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"{_plural(refused)} left unchanged.", messages.WARNING)
+
+    def _step_page(
+        self,
+        request: HttpRequest,
+        step: CaseStep,
+        form: StepForm | None,
+        cases: list[Case],
+        *,
+        cancel_url: str,
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": step.label if len(cases) != 1 else f"{step.label}: {cases[0].reference}",
+            "step": step,
+            "form": form,
+            "rows": [(case, step.explain(case) if step.explain else "") for case in cases],
+            "explained": step.explain is not None,
+            # A bulk page posts back to the changelist as the same admin action.
+            "bulk": "action" in request.POST,
+            "cancel_url": cancel_url,
+            "media": self.media + form.media if form else self.media,
+        }
+        return TemplateResponse(request, "admin/cases/case/step_form.html", context)
+
+    # Bulk actions: each names its step (see the module docstring)
+
+    @admin.action(description=CASE_STEPS["verify"].label, permissions=["change"])
+    def verify(self, request, queryset):
+        return self.run_step(request, queryset, "verify")
+
+    @admin.action(description=CASE_STEPS["hold"].label, permissions=["change"])
+    def hold(self, request, queryset):
+        return self.run_step(request, queryset, "hold")
+
+    @admin.action(description=CASE_STEPS["resume"].label, permissions=["change"])
+    def resume(self, request, queryset):
+        return self.run_step(request, queryset, "resume")
+
+    @admin.action(description=CASE_STEPS["extend"].label, permissions=["change"])
+    def extend(self, request, queryset):
+        return self.run_step(request, queryset, "extend")
+
+    @admin.action(description=CASE_STEPS["reject"].label, permissions=["change"])
+    def reject(self, request, queryset):
+        return self.run_step(request, queryset, "reject")
+
+    @admin.action(description=CASE_STEPS["assign_to_me"].label, permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        return self.run_step(request, queryset, "assign_to_me")
+
+    @admin.action(description=CASE_STEPS["assign"].label, permissions=["change"])
+    def assign(self, request, queryset):
+        return self.run_step(request, queryset, "assign")
+
+    @admin.action(description=CASE_STEPS["close"].label, permissions=["change"])
+    def close(self, request, queryset):
+        return self.run_step(request, queryset, "close")
+
+
+def _data(form: StepForm | None) -> Mapping[str, Any]:
+    return form.cleaned_data if form is not None else {}
+
+
+def _audit_subject_edit(request: HttpRequest, case: Case, **details: Any) -> None:
+    """Edits of the subject and identities are audited by field name and count, never value."""
+    record(
+        "subject.updated",
+        actor=Actor.for_user(request.user),
+        case=case,
+        obj=case,
+        details=details,
+    )
+
+
+# --- Subject and identities -----------------------------------------------------------------------
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    form = IdentityForm
+    formset = IdentityFormSet
+    extra = 1
+
+    def _editable(self, obj: DataSubject | None) -> bool:
+        return obj is not None and obj.case.status in SUBJECT_EDITABLE
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(DataSubject)
+class DataSubjectAdmin(admin.ModelAdmin):
+    """Reached from the case page only; edits allowed while the case is new or verified."""
+
+    form = DataSubjectForm
+    fields = ["case_link", "name", "email"]
+    readonly_fields = ["case_link"]
+    inlines = [IdentityInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("case")
+
+    def has_module_permission(self, request) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        editable = obj is None or obj.case.status in SUBJECT_EDITABLE
+        return editable and super().has_change_permission(request, obj)
+
+    @admin.display(description="Case")
+    def case_link(self, subject: DataSubject) -> SafeString:
+        url = reverse("admin:cases_case_change", args=[subject.case_id])
+        return format_html('<a href="{}">{}</a>', url, subject.case.reference)
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if form.changed_data:
+            _audit_subject_edit(request, obj.case, fields=sorted(form.changed_data))
+
+    def save_formset(self, request, form, formset, change) -> None:
+        formset.save()
+        touched = [*formset.new_objects, *(o for o, _ in formset.changed_objects)]
+        touched += formset.deleted_objects
+        if touched:
+            _audit_subject_edit(
+                request,
+                form.instance.case,
+                identities_added=len(formset.new_objects),
+                identities_changed=len(formset.changed_objects),
+                identities_removed=len(formset.deleted_objects),
+                namespaces=sorted({identity.namespace for identity in touched}),
+            )
+
+    def response_change(self, request, obj) -> HttpResponse:
+        if "_continue" in request.POST:
+            return super().response_change(request, obj)
+        self.message_user(request, f"Subject of {obj.case.reference} saved.")
+        return HttpResponseRedirect(reverse("admin:cases_case_change", args=[obj.case_id]))
+
+
+# --- Read-only records ---------------------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable by whoever holds the view permission; written only by services and workers."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _case_link(case_id: int | None, reference: str) -> SafeString | str:
+    if not case_id:
+        return reference or "—"
+    url = reverse("admin:cases_case_change", args=[case_id])
+    return format_html('<a href="{}">{}</a>', url, reference)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "seq",
+        "created_at",
+        "actor_type",
+        "actor_label",
+        "action",
+        "case_link",
+        "object_type",
+        "object_id",
+    ]
+    list_filter = ["action", "actor_type"]
+    search_fields = ["case_reference"]
+    search_help_text = "Case reference."
+    ordering = ["-seq"]
+    fields = [
+        "seq",
+        "created_at",
+        "actor_type",
+        "actor_id",
+        "actor_label",
+        "action",
+        "case_link",
+        "object_type",
+        "object_id",
+        "details_json",
+        "prev_hash",
+        "hash",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Case", ordering="case_reference")
+    def case_link(self, event: AuditEvent) -> SafeString | str:
+        # The copied reference, not the FK: the event stays readable whatever became of the case.
+        return _case_link(event.case_id, event.case_reference)
+
+    @admin.display(description="Details")
+    def details_json(self, event: AuditEvent) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(event.details, indent=2, sort_keys=True))
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(ReadOnlyAdmin):
+    list_display = ["name", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+
+@admin.register(VendorJob)
+class VendorJobAdmin(ReadOnlyAdmin):
+    list_display = [
+        "case_link",
+        "vendor",
+        "action",
+        "status_pill",
+        "vendor_status",
+        "attempts",
+        "next_attempt_at",
+        "last_synced_at",
+        "updated_at",
+    ]
+    list_filter = ["vendor", "action", "status"]
+    search_fields = ["case__reference", "vendor_job_id", "request_id"]
+    search_help_text = "Case reference or a vendor id."
+    list_select_related = ["case"]
+
+    class Media:
+        css = {"all": ["cases/admin.css"]}
+
+    @admin.display(description="Case", ordering="case__reference")
+    def case_link(self, job: VendorJob) -> SafeString | str:
+        return _case_link(job.case_id, job.case.reference)
+
+    @admin.display(description="Status", ordering="status")
+    def status_pill(self, job: VendorJob) -> SafeString:
+        return job_status_badge(job)
+
+
+@admin.register(ResultFile)
+class ResultFileAdmin(ReadOnlyAdmin):
+    list_display = ["name", "case_link", "job", "size", "sha256", "downloaded_at", "purge_after"]
+    list_filter = ["job__vendor", "downloaded_at", "purge_after"]
+    search_fields = ["case__reference", "sha256"]
+    list_select_related = ["case", "job"]
+    # `file` is left out on purpose: its storage URL is never served (downloads are audited).
+    fields = [
+        "case_link",
+        "job",
+        "name",
+        "size",
+        "sha256",
+        "entries",
+        "downloaded_at",
+        "purge_after",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Case", ordering="case__reference")
+    def case_link(self, result: ResultFile) -> SafeString | str:
+        return _case_link(result.case_id, result.case.reference)

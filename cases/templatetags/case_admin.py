@@ -1,0 +1,158 @@
+"""Badges and the officer's queue, shared by the case admin and its templates.
+
+Every badge says in words what its colour says (WCAG 1.4.1: colour is never the only signal).
+"""
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from django import template
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from cases.choices import CASE_TERMINAL, CaseStatus
+from cases.models import AuditEvent, Case, VendorJob
+
+register = template.Library()
+
+# How many cases each dashboard box lists; its count links to the full filtered list.
+QUEUE_PREVIEW = 5
+# A timeline row stays one or two lines; the audit event's own page has everything.
+SUMMARY_LENGTH = 240
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def days_left_text(days: int) -> str:
+    """'3 days left', 'due today', 'overdue by 2 days'."""
+    if days < 0:
+        return f"overdue by {_plural(-days, 'day')}"
+    if days == 0:
+        return "due today"
+    return f"{_plural(days, 'day')} left"
+
+
+@register.filter
+def status_badge(case: Case) -> SafeString:
+    return format_html(
+        '<span class="pd-pill pd-status-{}">{}</span>', case.status, case.get_status_display()
+    )
+
+
+@register.filter
+def job_status_badge(job: VendorJob) -> SafeString:
+    return format_html(
+        '<span class="pd-pill pd-job-{}">{}</span>', job.status, job.get_status_display()
+    )
+
+
+@register.filter
+def deadline_badge(case: Case, today: dt.date | None = None) -> SafeString:
+    """Days left, coloured by band; 'paused' while on hold and a dash once the case has ended."""
+    if case.status == CaseStatus.ON_HOLD:
+        return format_html(
+            '<span class="pd-days pd-band-paused" title="{}">paused</span>', "The clock is paused"
+        )
+    left = case.days_left(today)
+    if left is None:
+        return format_html('<span class="pd-days-none" title="{}">—</span>', "No clock running")
+    return format_html(
+        '<span class="pd-days pd-band-{}">{}</span>',
+        case.deadline_band(today),
+        days_left_text(left),
+    )
+
+
+def _status_label(code: object) -> str:
+    return CaseStatus(code).label if code in CaseStatus.values else str(code)
+
+
+def _detail_value(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return "—" if value is None else str(value)
+
+
+@register.filter
+def audit_summary(event: AuditEvent) -> str:
+    """One line for the timeline: a status move reads 'New → Identity verified'."""
+    details = event.details or {}
+    if event.action == "case.status_changed" and {"from", "to"} <= details.keys():
+        return f"{_status_label(details['from'])} → {_status_label(details['to'])}"
+    text = "; ".join(
+        f"{key.replace('_', ' ')}: {_detail_value(value)}" for key, value in sorted(details.items())
+    )
+    return text if len(text) <= SUMMARY_LENGTH else text[: SUMMARY_LENGTH - 1] + "…"
+
+
+@dataclass(frozen=True)
+class QueueBox:
+    """One box of the dashboard: a count, the first few cases, and where to see them all."""
+
+    key: str
+    title: str
+    count: int
+    cases: list[Case]
+    url: str
+
+
+def _box(key: str, title: str, queryset: QuerySet, query: str) -> QueueBox:
+    changelist = reverse("admin:cases_case_changelist")
+    return QueueBox(
+        key=key,
+        title=title,
+        count=queryset.count(),
+        cases=list(queryset.order_by("due_date", "id")[:QUEUE_PREVIEW]),
+        url=f"{changelist}?{query}",
+    )
+
+
+def officer_queue_boxes(user) -> list[QueueBox]:
+    """The dashboard boxes; each query string matches a filter of the case list."""
+    cases = Case.objects.all()
+    today = timezone.localdate()
+    return [
+        _box("overdue", "Overdue", cases.overdue(today), "deadline=overdue"),
+        _box("week", "Due within 7 days", cases.due_within(7, today), "deadline=week"),
+        _box(
+            "action_required",
+            "Action required",
+            cases.filter(status=CaseStatus.ACTION_REQUIRED),
+            f"status__exact={CaseStatus.ACTION_REQUIRED}",
+        ),
+        _box(
+            "on_hold",
+            "On hold",
+            cases.filter(status=CaseStatus.ON_HOLD),
+            f"status__exact={CaseStatus.ON_HOLD}",
+        ),
+        _box(
+            "new",
+            "New: identity to verify",
+            cases.filter(status=CaseStatus.NEW),
+            f"status__exact={CaseStatus.NEW}",
+        ),
+        _box(
+            "mine",
+            "Assigned to me",
+            cases.exclude(status__in=CASE_TERMINAL).filter(assignee=user),
+            "assigned=me",
+        ),
+    ]
+
+
+@register.simple_tag(takes_context=True)
+def officer_queue(context) -> list[QueueBox]:
+    """`{% officer_queue as boxes %}`: empty for users who may not see cases."""
+    user = context["request"].user
+    if not user.has_perm("cases.view_case"):
+        return []
+    return officer_queue_boxes(user)

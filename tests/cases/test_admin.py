@@ -1,0 +1,780 @@
+"""The officers' admin: queue, case page, steps through services, permissions, query counts."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cases import services
+from cases.audit import Actor
+from cases.choices import CaseStatus, JobStatus
+from cases.models import AuditEvent, Case, Identity, ResultFile, VendorJob
+from cases.templatetags.case_admin import officer_queue_boxes
+
+CHANGELIST = "admin:cases_case_changelist"
+
+
+def days_ago(n: int) -> dt.datetime:
+    return timezone.now() - dt.timedelta(days=n)
+
+
+def ccpa_case(make_case, days_received_ago: int, **overrides) -> Case:
+    """CCPA gives 45 calendar days, so days left = 45 - days_received_ago."""
+    return make_case(regulation="ccpa", received_at=days_ago(days_received_ago), **overrides)
+
+
+def set_status(case: Case, status: str) -> Case:
+    # Test set-up only: the services that move a case into in_progress/completed belong to the
+    # workflow layer, which is not part of this suite.
+    Case.objects.filter(pk=case.pk).update(status=status)
+    case.refresh_from_db()
+    return case
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def listed(response) -> list[str]:
+    return [case.reference for case in response.context["cl"].result_list]
+
+
+def step_url(name: str, case: Case) -> str:
+    return reverse(f"admin:cases_case_step_{name}", args=[case.pk])
+
+
+def case_url(case: Case) -> str:
+    return reverse("admin:cases_case_change", args=[case.pk])
+
+
+def refreshed(case: Case) -> Case:
+    return Case.objects.get(pk=case.pk)
+
+
+@pytest.fixture
+def officer_client(client, officer):
+    client.force_login(officer)
+    return client
+
+
+@pytest.fixture
+def auditor_client(client, auditor):
+    client.force_login(auditor)
+    return client
+
+
+@pytest.fixture
+def other_officer(db) -> User:
+    user = User.objects.create_user("oscar", is_staff=True)
+    user.groups.add(Group.objects.get(name="Compliance officer"))
+    return user
+
+
+def add_job(case: Case, vendor: str = "adobe_privacy", action: str = "access", **fields):
+    return VendorJob.objects.create(case=case, vendor=vendor, action=action, **fields)
+
+
+# --- Case list --------------------------------------------------------------------------------
+
+
+def test_case_list_shows_status_pill_and_days_left_in_words(officer_client, make_case):
+    late = ccpa_case(make_case, 50)
+    soon = ccpa_case(make_case, 42)
+    ten = ccpa_case(make_case, 37)
+    later = ccpa_case(make_case, 1)
+    held = services.put_on_hold(ccpa_case(make_case, 1), actor=Actor.system(), reason="ID proof")
+    rejected = services.reject(
+        ccpa_case(make_case, 1), actor=Actor.system(), reason="Withdrawn", code="withdrawn"
+    )
+
+    response = officer_client.get(reverse(CHANGELIST))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<span class="pd-days pd-band-overdue">overdue by 5 days</span>' in html
+    assert '<span class="pd-days pd-band-due_soon">3 days left</span>' in html
+    assert '<span class="pd-days pd-band-due_ten">8 days left</span>' in html
+    assert '<span class="pd-days pd-band-later">44 days left</span>' in html
+    assert "pd-band-paused" in html and ">paused<" in html
+    assert '<span class="pd-pill pd-status-new">New</span>' in html
+    assert '<span class="pd-pill pd-status-on_hold">On hold</span>' in html
+    assert "cases/admin.css" in html
+    # Ordered by due date: the most urgent first.
+    assert listed(response)[:3] == [late.reference, soon.reference, ten.reference]
+    assert {later.reference, held.reference, rejected.reference} <= set(listed(response))
+
+
+def test_deadline_filters_overdue_and_due_this_week(officer_client, make_case):
+    late = ccpa_case(make_case, 50)
+    soon = ccpa_case(make_case, 42)
+    ccpa_case(make_case, 1)
+    held_late = ccpa_case(make_case, 50)
+    services.put_on_hold(held_late, actor=Actor.system(), reason="Waiting for ID")
+
+    overdue = officer_client.get(reverse(CHANGELIST), {"deadline": "overdue"})
+    week = officer_client.get(reverse(CHANGELIST), {"deadline": "week"})
+
+    assert listed(overdue) == [late.reference]
+    assert listed(week) == [soon.reference]
+
+
+def test_status_and_regulation_filters(officer_client, make_case):
+    gdpr = make_case(regulation="gdpr")
+    ccpa = make_case(regulation="ccpa")
+    services.verify_identity(ccpa, actor=Actor.system())
+
+    by_status = officer_client.get(reverse(CHANGELIST), {"status__exact": "verified"})
+    by_regulation = officer_client.get(reverse(CHANGELIST), {"regulation__exact": "gdpr"})
+
+    assert listed(by_status) == [ccpa.reference]
+    assert listed(by_regulation) == [gdpr.reference]
+
+
+def test_job_status_filter_lists_each_case_once(officer_client, make_case):
+    failing = make_case()
+    add_job(failing, "adobe_privacy", "access", status=JobStatus.ERROR)
+    add_job(failing, "adobe_privacy", "delete", status=JobStatus.ERROR)
+    healthy = make_case()
+    add_job(healthy, "id5", "delete", status=JobStatus.COMPLETE)
+
+    response = officer_client.get(reverse(CHANGELIST), {"job_status": "error"})
+
+    assert listed(response) == [failing.reference]
+    assert response.context["cl"].result_count == 1
+
+
+def test_search_by_exact_subject_email_uses_the_blind_index(officer_client, make_case):
+    ada = make_case(subject_email="ada.lovelace@example.org")
+    make_case(subject_email="grace.hopper@example.org")
+
+    exact = officer_client.get(reverse(CHANGELIST), {"q": "  Ada.Lovelace@EXAMPLE.org "})
+    partial = officer_client.get(reverse(CHANGELIST), {"q": "ada.lovelace@example"})
+    other = officer_client.get(reverse(CHANGELIST), {"q": "nobody@example.org"})
+
+    assert listed(exact) == [ada.reference]
+    assert listed(partial) == []
+    assert listed(other) == []
+
+
+def test_search_by_reference_and_external_ref(officer_client, make_case):
+    first = make_case(external_ref="HELP-4711")
+    second = make_case()
+
+    by_reference = officer_client.get(reverse(CHANGELIST), {"q": second.reference})
+    by_ticket = officer_client.get(reverse(CHANGELIST), {"q": "help-4711"})
+
+    assert listed(by_reference) == [second.reference]
+    assert listed(by_ticket) == [first.reference]
+
+
+def test_search_within_a_filter_keeps_the_filter(officer_client, make_case):
+    ada = make_case(subject_email="ada@example.org")
+    services.verify_identity(ada, actor=Actor.system())
+
+    response = officer_client.get(
+        reverse(CHANGELIST), {"q": "ada@example.org", "status__exact": "new"}
+    )
+
+    assert listed(response) == []
+
+
+# --- Case page --------------------------------------------------------------------------------
+
+
+def test_case_page_shows_subject_identities_jobs_results_and_timeline(officer_client, make_case):
+    case = make_case(subject_name="Ada Lovelace", external_ref="HELP-1")
+    job = add_job(case, status=JobStatus.ERROR, last_error="HTTP 503", vendor_job_id="JOB-77")
+    ResultFile.objects.create(
+        case=case,
+        job=job,
+        file="results/x.zip",
+        name="adobe-access.zip",
+        size=2048,
+        sha256="ab" * 32,
+        purge_after=timezone.now() + dt.timedelta(days=90),
+    )
+    services.put_on_hold(case, actor=Actor.for_user(User.objects.get()), reason="Need ID proof")
+
+    response = officer_client.get(case_url(case))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Ada Lovelace" in html and "ada.lovelace@example.org" in html
+    assert "44363657679975868102109072127" in html  # the ECID identity, decrypted for display
+    assert reverse("admin:cases_datasubject_change", args=[case.subject.pk]) in html
+    assert "Adobe Privacy Service" in html and "JOB-77" in html and "HTTP 503" in html
+    assert '<span class="pd-pill pd-job-error">Error</span>' in html
+    assert "adobe-access.zip" in html and "ab" * 32 in html
+    assert "GDPR Art. 12(3)" in html  # the deadline rule and its legal source
+    assert "Need ID proof" in html and "On hold since" in html
+    timeline = html[html.index("pd-timeline-heading") :]
+    assert timeline.index("case.put_on_hold") < timeline.index("case.created")  # newest first
+    assert "New → On hold" in timeline
+    assert "olivia" in timeline
+
+
+def test_case_page_buttons_follow_the_status(officer_client, make_case):
+    case = make_case()
+
+    html = officer_client.get(case_url(case)).content.decode()
+
+    assert f'action="{step_url("verify", case)}"' in html
+    assert f'href="{step_url("hold", case)}"' in html
+    assert step_url("resume", case) not in html
+    assert step_url("close", case) not in html
+
+
+def test_status_fields_are_read_only_on_the_case_page(officer_client, make_case):
+    case = make_case()
+
+    form = officer_client.get(case_url(case)).context["adminform"].form
+
+    assert list(form.fields) == ["assignee"]
+
+
+def test_changing_the_assignee_goes_through_the_service(officer_client, make_case, other_officer):
+    case = make_case()
+    data = {
+        "assignee": other_officer.pk,
+        "subject-TOTAL_FORMS": 1,
+        "subject-INITIAL_FORMS": 1,
+        "subject-0-id": case.subject.pk,
+        "subject-0-case": case.pk,
+        "subject-0-name": "Ada Lovelace",
+        "subject-0-email": "ada.lovelace@example.org",
+        "status": CaseStatus.CLOSED,  # not a form field: must be ignored
+    }
+    for prefix in ("jobs", "results"):
+        data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
+
+    response = officer_client.post(case_url(case), data)
+
+    assert response.status_code == 302
+    case = refreshed(case)
+    assert case.assignee == other_officer
+    assert case.status == CaseStatus.NEW
+    event = AuditEvent.objects.filter(case=case).order_by("-seq").first()
+    assert event.action == "case.assigned"
+    assert event.details == {"assignee_id": other_officer.pk}
+
+
+def test_subject_is_editable_only_before_vendors_are_involved(officer_client, make_case):
+    case = make_case()
+    new_page = officer_client.get(case_url(case)).content.decode()
+    set_status(case, CaseStatus.IN_PROGRESS)
+    running_page = officer_client.get(case_url(case)).content.decode()
+
+    assert 'name="subject-0-email"' in new_page
+    assert 'name="subject-0-email"' not in running_page
+    assert "ada.lovelace@example.org" in running_page
+
+
+def test_identities_are_edited_on_the_subject_page_and_audited(officer_client, make_case):
+    case = make_case()
+    subject = case.subject
+    existing = list(subject.identities.all())
+    data = {
+        "name": "Ada King",
+        "email": "ada.lovelace@example.org",
+        "identities-TOTAL_FORMS": 3,
+        "identities-INITIAL_FORMS": 2,
+        "identities-MIN_NUM_FORMS": 0,
+        "identities-MAX_NUM_FORMS": 1000,
+        "identities-2-namespace": "loyaltyId",
+        "identities-2-type": "custom",
+        "identities-2-value": "LOY-42",
+    }
+    for i, identity in enumerate(existing):
+        data |= {
+            f"identities-{i}-id": identity.pk,
+            f"identities-{i}-subject": subject.pk,
+            f"identities-{i}-namespace": identity.namespace,
+            f"identities-{i}-type": identity.type,
+            f"identities-{i}-value": identity.value,
+        }
+    url = reverse("admin:cases_datasubject_change", args=[subject.pk])
+
+    response = officer_client.post(url, data)
+
+    assert response.status_code == 302 and response.url == case_url(case)
+    subject.refresh_from_db()
+    assert subject.name == "Ada King"
+    assert subject.identities.count() == 3
+    events = AuditEvent.objects.filter(case=case, action="subject.updated").order_by("seq")
+    assert [e.details for e in events] == [
+        {"fields": ["name"]},
+        {
+            "identities_added": 1,
+            "identities_changed": 0,
+            "identities_removed": 0,
+            "namespaces": ["loyaltyId"],
+        },
+    ]
+
+
+def test_identity_inline_refuses_what_the_intake_refuses(officer_client, make_case):
+    case = make_case()
+    subject = case.subject
+    data = {
+        "name": "Ada Lovelace",
+        "email": "ada.lovelace@example.org",
+        "identities-TOTAL_FORMS": 1,
+        "identities-INITIAL_FORMS": 0,
+        "identities-0-namespace": "gaid",
+        "identities-0-type": "standard",
+        "identities-0-value": "not-a-uuid",
+    }
+    url = reverse("admin:cases_datasubject_change", args=[subject.pk])
+
+    response = officer_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "A GAID must be a UUID" in response.content.decode()
+    assert Identity.objects.filter(subject=subject).count() == 2
+
+
+def test_subject_page_is_read_only_once_vendors_are_involved(officer_client, make_case):
+    case = set_status(make_case(), CaseStatus.IN_PROGRESS)
+    url = reverse("admin:cases_datasubject_change", args=[case.subject.pk])
+
+    page = officer_client.get(url)
+    post = officer_client.post(url, {"name": "Someone else"})
+
+    assert page.status_code == 200 and 'name="email"' not in page.content.decode()
+    assert post.status_code == 403
+
+
+# --- Bulk actions -----------------------------------------------------------------------------
+
+
+def run_action(client, action: str, cases: list[Case], **form):
+    data = {"action": action, "_selected_action": [c.pk for c in cases], **form}
+    return client.post(reverse(CHANGELIST), data)
+
+
+def test_verify_action_verifies_and_reports_refusals_per_case(officer_client, make_case):
+    fresh = make_case()
+    done = make_case()
+    services.verify_identity(done, actor=Actor.system())
+
+    response = run_action(officer_client, "verify", [fresh, done])
+
+    assert response.status_code == 302
+    assert refreshed(fresh).status == CaseStatus.VERIFIED
+    notes = messages_of(response)
+    assert "1 case verified." in notes
+    assert any(done.reference in n and "cannot become" in n for n in notes)
+    assert "1 case left unchanged." in notes
+
+
+def test_hold_action_asks_for_a_reason_first(officer_client, make_case):
+    first, second = make_case(), make_case()
+
+    page = run_action(officer_client, "hold", [first, second])
+    empty = run_action(officer_client, "hold", [first, second], apply="1", reason="   ")
+    applied = run_action(officer_client, "hold", [first, second], apply="1", reason="Need ID")
+
+    assert page.status_code == 200 and b'name="reason"' in page.content
+    assert first.reference.encode() in page.content and second.reference.encode() in page.content
+    assert empty.status_code == 200 and b"This field is required." in empty.content
+    assert applied.status_code == 302
+    assert {refreshed(c).status for c in (first, second)} == {CaseStatus.ON_HOLD}
+    assert refreshed(first).status_reason == "Need ID"
+    assert "2 cases put on hold." in messages_of(applied)
+
+
+def test_resume_action(officer_client, make_case):
+    case = make_case()
+    services.put_on_hold(case, actor=Actor.system(), reason="Waiting")
+
+    run_action(officer_client, "resume", [case])
+
+    assert refreshed(case).status == CaseStatus.NEW
+
+
+def test_extend_action_shows_the_rule_limit_and_extends(officer_client, make_case):
+    case = ccpa_case(make_case, 10)
+    limit = case.due_date + dt.timedelta(days=45)
+
+    page = run_action(officer_client, "extend", [case])
+    applied = run_action(officer_client, "extend", [case], apply="1", reason="Complex", until="")
+
+    assert f"at the latest {limit}" in page.content.decode()
+    assert applied.status_code == 302
+    case = refreshed(case)
+    assert case.due_date == limit and case.extension_reason == "Complex"
+
+
+def test_reject_action_needs_a_code_and_a_reason(officer_client, make_case):
+    case = make_case()
+
+    missing = run_action(officer_client, "reject", [case], apply="1", code="duplicate")
+    status_after_missing = refreshed(case).status
+    applied = run_action(
+        officer_client, "reject", [case], apply="1", code="duplicate", reason="Same as 41"
+    )
+
+    assert missing.status_code == 200 and status_after_missing == CaseStatus.NEW
+    assert applied.status_code == 302
+    case = refreshed(case)
+    assert (case.status, case.rejection_code) == (CaseStatus.REJECTED, "duplicate")
+
+
+def test_assign_actions(officer_client, officer, other_officer, make_case):
+    mine, theirs = make_case(), make_case()
+
+    run_action(officer_client, "assign_to_me", [mine])
+    run_action(officer_client, "assign", [theirs], apply="1", assignee=other_officer.pk)
+
+    assert refreshed(mine).assignee == officer
+    assert refreshed(theirs).assignee == other_officer
+
+
+def test_close_action_closes_completed_cases_only(officer_client, make_case):
+    completed = set_status(make_case(), CaseStatus.COMPLETED)
+    fresh = make_case()
+
+    response = run_action(officer_client, "close", [completed, fresh], apply="1", note="Sent")
+
+    assert refreshed(completed).status == CaseStatus.CLOSED
+    assert refreshed(fresh).status == CaseStatus.NEW
+    assert "1 case closed." in messages_of(response)
+
+
+# --- Case page buttons ------------------------------------------------------------------------
+
+
+def test_verify_button(officer_client, make_case):
+    case = make_case()
+
+    response = officer_client.post(step_url("verify", case))
+
+    assert response.status_code == 302 and response.url == case_url(case)
+    assert refreshed(case).status == CaseStatus.VERIFIED
+    assert f"Case {case.reference} verified." in messages_of(response)
+
+
+def test_refused_button_shows_the_reason_not_an_error_page(officer_client, make_case):
+    case = make_case()
+    services.verify_identity(case, actor=Actor.system())
+
+    response = officer_client.post(step_url("verify", case))
+
+    assert response.status_code == 302
+    assert any("cannot become identity verified" in n for n in messages_of(response))
+
+
+def test_hold_and_resume_buttons(officer_client, make_case):
+    case = make_case()
+
+    form_page = officer_client.get(step_url("hold", case))
+    empty = officer_client.post(step_url("hold", case), {"reason": ""})
+    held = officer_client.post(step_url("hold", case), {"reason": "Need ID"})
+    held_status = refreshed(case).status
+    resumed = officer_client.post(step_url("resume", case))
+
+    assert form_page.status_code == 200 and b'name="reason"' in form_page.content
+    assert empty.status_code == 200 and b"This field is required." in empty.content
+    assert held.status_code == 302 and held_status == CaseStatus.ON_HOLD
+    assert resumed.status_code == 302 and refreshed(case).status == CaseStatus.NEW
+
+
+def test_extend_button_puts_the_services_objection_on_the_date_field(officer_client, make_case):
+    case = ccpa_case(make_case, 10)
+    too_late = case.due_date + dt.timedelta(days=60)
+
+    refused = officer_client.post(
+        step_url("extend", case), {"reason": "Complex", "until": too_late.isoformat()}
+    )
+    granted = officer_client.post(step_url("extend", case), {"reason": "Complex"})
+
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["until"][0].startswith("Choose a date after")
+    assert granted.status_code == 302 and refreshed(case).extended_at is not None
+
+
+def test_reject_assign_and_close_buttons(officer_client, officer, other_officer, make_case):
+    rejected, assigned, closed = make_case(), make_case(), make_case()
+    set_status(closed, CaseStatus.ACTION_REQUIRED)
+
+    officer_client.post(step_url("reject", rejected), {"code": "excessive", "reason": "Fifth"})
+    officer_client.post(step_url("assign_to_me", assigned))
+    officer_client.post(step_url("assign", closed), {"assignee": other_officer.pk})
+    officer_client.post(step_url("close", closed), {"note": ""})
+
+    assert refreshed(rejected).status == CaseStatus.REJECTED
+    assert refreshed(assigned).assignee == officer
+    closed = refreshed(closed)
+    assert closed.status == CaseStatus.CLOSED and closed.assignee == other_officer
+
+
+def test_buttons_refuse_get_for_steps_without_input(officer_client, make_case):
+    case = make_case()
+
+    response = officer_client.get(step_url("verify", case))
+
+    # A GET only shows the confirmation page; nothing changes without a POST.
+    assert response.status_code == 200
+    assert refreshed(case).status == CaseStatus.NEW
+
+
+# --- Auditors: read-only ----------------------------------------------------------------------
+
+
+def test_auditor_sees_cases_but_no_actions_or_buttons(auditor_client, make_case):
+    case = make_case()
+
+    changelist = auditor_client.get(reverse(CHANGELIST))
+    page = auditor_client.get(case_url(case))
+
+    assert changelist.status_code == 200 and changelist.context["action_form"] is None
+    assert page.status_code == 200 and page.context["case_buttons"] == []
+    assert b"Add case" not in changelist.content
+
+
+def test_auditor_gets_403_on_a_transition(auditor_client, make_case):
+    case = make_case()
+
+    button = auditor_client.post(step_url("verify", case))
+    bulk = run_action(auditor_client, "verify", [case])
+    add = auditor_client.get(reverse("admin:cases_case_add"))
+
+    assert button.status_code == 403
+    assert add.status_code == 403
+    assert bulk.status_code in (200, 302)  # Django answers "no action selected"
+    assert refreshed(case).status == CaseStatus.NEW
+
+
+# --- Intake -----------------------------------------------------------------------------------
+
+
+def intake(**overrides) -> dict:
+    data = {
+        "regulation": "gdpr",
+        "actions": ["access", "delete"],
+        "received_at": "",
+        "subject_name": "Grace Hopper",
+        "subject_email": "grace@example.org",
+        "include_email_identity": "on",
+        "identities": "ecid:11112222333344445555\nloyaltyId:LOY:42:custom",
+        "external_ref": "MAIL-7",
+    }
+    return data | overrides
+
+
+def test_add_form_creates_the_case_through_the_service(officer_client, officer):
+    response = officer_client.post(reverse("admin:cases_case_add"), intake())
+
+    case = Case.objects.get(external_ref="MAIL-7")
+    assert response.status_code == 302 and response.url == case_url(case)
+    assert case.subject.email == "grace@example.org"
+    identities = [(i.namespace, i.value, i.type) for i in case.subject.identities.all()]
+    assert identities == [
+        ("email", "grace@example.org", "standard"),
+        ("ecid", "11112222333344445555", "standard"),
+        ("loyaltyId", "LOY:42", "custom"),
+    ]
+    created = AuditEvent.objects.get(case=case, action="case.created")
+    assert created.actor_id == str(officer.pk)
+
+
+def test_add_form_names_the_replacement_of_a_retired_regulation(officer_client):
+    response = officer_client.post(reverse("admin:cases_case_add"), intake(regulation="cpra_usa"))
+
+    assert response.status_code == 200
+    assert "cpra_ca_usa" in response.context["form"].errors["regulation"][0]
+    assert not Case.objects.exists()
+
+
+def test_add_form_rejects_bad_identities(officer_client):
+    response = officer_client.post(
+        reverse("admin:cases_case_add"), intake(identities="gaid:not-a-uuid\njust-a-value")
+    )
+
+    errors = response.context["form"].errors["identities"]
+    assert response.status_code == 200
+    assert errors == ["Line 2: write namespace:value, optionally :type at the end."]
+    fixed = officer_client.post(reverse("admin:cases_case_add"), intake(identities="gaid:nope"))
+    assert "A GAID must be a UUID" in fixed.context["form"].errors["identities"][0]
+    assert not Case.objects.exists()
+
+
+def test_add_form_shows_service_errors_on_their_field(officer_client):
+    tomorrow = (timezone.localtime() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+
+    response = officer_client.post(reverse("admin:cases_case_add"), intake(received_at=tomorrow))
+
+    assert response.context["form"].errors["received_at"] == [
+        "The receipt date cannot be in the future."
+    ]
+
+
+def test_add_form_warns_of_possible_duplicates(officer_client, make_case):
+    existing = make_case(subject_email="grace@example.org")
+
+    response = officer_client.post(reverse("admin:cases_case_add"), intake())
+
+    assert any(existing.reference in n for n in messages_of(response))
+
+
+# --- Dashboard and deadline rules -------------------------------------------------------------
+
+
+def test_dashboard_counts_and_links_match_the_filtered_lists(officer_client, officer, make_case):
+    system = Actor.system()
+    overdue_new = ccpa_case(make_case, 50)
+    services.verify_identity(ccpa_case(make_case, 50), actor=system)
+    services.verify_identity(ccpa_case(make_case, 42), actor=system)
+    stuck = set_status(make_case(), CaseStatus.ACTION_REQUIRED)
+    services.assign(stuck, actor=system, assignee=officer)
+    services.put_on_hold(make_case(), actor=system, reason="ID")
+    mine_new = make_case()
+    services.assign(mine_new, actor=system, assignee=officer)
+
+    response = officer_client.get(reverse("admin:index"))
+    boxes = {box.key: box for box in officer_queue_boxes(officer)}
+
+    counts = {key: box.count for key, box in boxes.items()}
+    assert counts == {
+        "overdue": 2,
+        "week": 1,
+        "action_required": 1,
+        "on_hold": 1,
+        "new": 2,
+        "mine": 2,
+    }
+    assert [c.reference for c in boxes["new"].cases] == [overdue_new.reference, mine_new.reference]
+    html = response.content.decode()
+    for box in boxes.values():
+        assert box.url.replace("&", "&amp;") in html
+        assert officer_client.get(box.url).context["cl"].result_count == box.count
+    assert reverse("admin:cases_case_deadline_rules") in html
+
+
+def test_dashboard_hides_the_queue_from_users_without_case_access(client, db):
+    clerk = User.objects.create_user("clerk", is_staff=True)
+    client.force_login(clerk)
+
+    response = client.get(reverse("admin:index"))
+
+    assert response.status_code == 200 and b"pd-queue" not in response.content
+
+
+def test_deadline_rules_page_lists_every_rule_with_its_source(auditor_client):
+    response = auditor_client.get(reverse("admin:cases_case_deadline_rules"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "GDPR Art. 12(3)" in html and "ccpa, cpra_ca_usa" in html
+    assert "1 calendar month" in html and "20 working days (NZ)" in html
+
+
+# --- Read-only records ------------------------------------------------------------------------
+
+
+def test_audit_events_are_read_only_for_everyone(officer_client, make_case):
+    case = make_case()
+    event = AuditEvent.objects.get(case=case, action="case.created")
+    url = reverse("admin:cases_auditevent_change", args=[event.pk])
+
+    listing = officer_client.get(
+        reverse("admin:cases_auditevent_changelist"), {"q": case.reference}
+    )
+
+    assert listing.status_code == 200
+    assert [e.pk for e in listing.context["cl"].result_list] == [event.pk]
+    assert officer_client.get(url).status_code == 200
+    assert officer_client.post(url, {"action": "tampered"}).status_code == 403
+    assert officer_client.get(reverse("admin:cases_auditevent_add")).status_code == 403
+    delete_url = reverse("admin:cases_auditevent_delete", args=[event.pk])
+    assert officer_client.post(delete_url).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "name", ["vendorjob", "resultfile", "apiclient", "auditevent", "datasubject"]
+)
+def test_other_admins_render_for_auditors(auditor_client, make_case, name):
+    case = make_case()
+    add_job(case)
+
+    response = auditor_client.get(reverse(f"admin:cases_{name}_changelist"))
+
+    assert response.status_code == 200
+
+
+# --- Query counts -----------------------------------------------------------------------------
+
+
+def count_queries(client, url: str, params: dict | None = None) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_case_list_queries_do_not_grow_with_rows(officer_client, officer, make_case):
+    def populate(n: int) -> None:
+        for _ in range(n):
+            case = make_case()
+            services.assign(case, actor=Actor.system(), assignee=officer)
+            add_job(case)
+
+    populate(3)
+    small = count_queries(officer_client, reverse(CHANGELIST))
+    searched_small = count_queries(officer_client, reverse(CHANGELIST), {"q": "x@example.org"})
+    populate(27)
+    large = count_queries(officer_client, reverse(CHANGELIST))
+    searched_large = count_queries(officer_client, reverse(CHANGELIST), {"q": "x@example.org"})
+
+    assert small == large
+    assert searched_small == searched_large
+
+
+def test_case_page_queries_do_not_grow_with_jobs_identities_results_or_events(
+    officer_client, officer, make_case
+):
+    def populate(identities: int, jobs: int, results: int, events: int) -> Case:
+        case = make_case(
+            identities=[
+                {"namespace": "ecid", "value": f"4436365767997586810210912{n:04d}"}
+                for n in range(identities)
+            ]
+        )
+        vendors = ("adobe_privacy", "adobe_hygiene", "id5")
+        pairs = [(vendor, action) for vendor in vendors for action in ("access", "delete")]
+        made = [add_job(case, vendor, action) for vendor, action in pairs[:jobs]]
+        for n in range(results):
+            ResultFile.objects.create(
+                case=case,
+                job=made[0],
+                file=f"results/{n}.zip",
+                name=f"{n}.zip",
+                size=n,
+                sha256=f"{n:064d}",
+                purge_after=timezone.now() + dt.timedelta(days=90),
+            )
+        for n in range(events):
+            services.assign(case, actor=Actor.system(), assignee=officer if n % 2 else None)
+        return case
+
+    small = populate(identities=1, jobs=1, results=1, events=1)
+    large = populate(identities=8, jobs=6, results=12, events=20)
+
+    assert count_queries(officer_client, case_url(small)) == count_queries(
+        officer_client, case_url(large)
+    )
+
+
+def test_dashboard_queries_do_not_grow_with_cases(officer_client, make_case):
+    for _ in range(2):
+        ccpa_case(make_case, 50)
+    small = count_queries(officer_client, reverse("admin:index"))
+    for _ in range(12):
+        ccpa_case(make_case, 50)
+
+    assert count_queries(officer_client, reverse("admin:index")) == small
