@@ -1,21 +1,12 @@
 """The compliance officers' admin: a queue sorted by legal deadline and one page per case.
 
-Every write goes through `cases.services`. Workflow moves are *case steps* (`CASE_STEPS`): each
-is a button on the case page (POST to its own admin URL) and, when it has a bulk admin action,
-an action on the case list. Adding one:
-
-1. `register_step(CaseStep(name="sync", label="Sync now", done="synced", run=..., shown=...))`.
-   `run(case, given)` calls a service with `given.actor` (and `given.data`, the cleaned form).
-   Give `form=` a `cases.forms.StepForm` subclass when the step needs input (it gets `case=`
-   on the case page, None in bulk), and `explain=` to show per-case context on that form page.
-2. The button and the URL `admin:cases_case_step_<name>` (args: the case pk) appear by themselves.
-3. For a bulk action, add a three-line method named like the step to `CaseAdmin` that returns
-   `self.run_step(request, queryset, "<name>")`, and list it in `CaseAdmin.actions`.
+Every write goes through `cases.services`. Workflow moves are *case steps* (`cases.admin_steps`):
+each is a button on the case page (POST to its own admin URL) and, when it has a bulk admin
+action, an action on the case list.
 """
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib import admin, messages
@@ -31,25 +22,25 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from cases import deadlines, services
+from cases.admin_steps import (
+    CASE_STEPS,
+    CaseStep,
+    StepInput,
+    plural,
+    refusal,
+    step_url_name,
+)
 from cases.audit import Actor, record
 from cases.choices import (
-    CASE_CLOCK_RUNNING,
-    CASE_HOLDABLE,
     CASE_TERMINAL,
-    CASE_TRANSITIONS,
     CaseStatus,
     JobStatus,
 )
 from cases.forms import (
-    AssignForm,
     CaseIntakeForm,
-    CloseForm,
     DataSubjectForm,
-    ExtendForm,
-    HoldForm,
     IdentityForm,
     IdentityFormSet,
-    RejectForm,
     StepForm,
     add_service_errors,
 )
@@ -76,165 +67,6 @@ RESULT_DOWNLOAD_URL = "admin:cases_case_result_download"
 admin.site.site_header = "Privacy Desk"
 admin.site.site_title = "Privacy Desk"
 admin.site.index_title = "Officer's queue"
-
-
-# --- Case steps: one registry behind the case page buttons and the bulk actions ----------------
-
-
-@dataclass(frozen=True)
-class StepInput:
-    """What a step's `run` gets besides the case: who acts, and the cleaned form data."""
-
-    actor: Actor
-    user: Any
-    data: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class CaseStep:
-    name: str  # URL slug, admin action name and registry key
-    label: str  # button and action text
-    done: str  # past participle for "3 cases <done>."
-    run: Callable[[Case, StepInput], object]
-    shown: Callable[[Case, Any], bool] = field(default=lambda case, user: True)
-    form: type[StepForm] | None = None
-    explain: Callable[[Case], str] | None = None
-
-
-CASE_STEPS: dict[str, CaseStep] = {}
-
-
-def register_step(step: CaseStep) -> CaseStep:
-    CASE_STEPS[step.name] = step
-    return step
-
-
-def step_url_name(name: str) -> str:
-    return f"cases_case_step_{name}"
-
-
-def _can_become(status: str) -> Callable[[Case, Any], bool]:
-    return lambda case, user: status in CASE_TRANSITIONS[case.status]
-
-
-def _explain_extension(case: Case) -> str:
-    """The rule's limit, so the officer sees how far this case may go before choosing a date."""
-    rule = case.rule
-    if case.extended_at:
-        return f"Already extended once, to {case.due_date}."
-    try:
-        latest = deadlines.extended_due_date(
-            case.regulation, timezone.localdate(case.received_at), case.due_date
-        )
-    except deadlines.DeadlineError as exc:
-        return str(exc)
-    return (
-        f"Due {case.due_date}. {rule.label} allows + {rule.extension} ({rule.source}): "
-        f"at the latest {latest}. {rule.extension_note}"
-    )
-
-
-register_step(
-    CaseStep(
-        name="verify",
-        label="Verify identity",
-        done="verified",
-        run=lambda case, given: services.verify_identity(case, actor=given.actor),
-        shown=_can_become(CaseStatus.VERIFIED),
-    )
-)
-register_step(
-    CaseStep(
-        name="hold",
-        label="Put on hold",
-        done="put on hold",
-        run=lambda case, given: services.put_on_hold(
-            case, actor=given.actor, reason=given.data["reason"]
-        ),
-        shown=lambda case, user: case.status in CASE_HOLDABLE,
-        form=HoldForm,
-    )
-)
-register_step(
-    CaseStep(
-        name="resume",
-        label="Resume",
-        done="resumed",
-        run=lambda case, given: services.resume(case, actor=given.actor),
-        shown=lambda case, user: case.status == CaseStatus.ON_HOLD,
-    )
-)
-register_step(
-    CaseStep(
-        name="extend",
-        label="Extend deadline",
-        done="extended",
-        run=lambda case, given: services.extend_deadline(
-            case, actor=given.actor, reason=given.data["reason"], until=given.data["until"]
-        ),
-        shown=lambda case, user: (
-            case.status in CASE_CLOCK_RUNNING
-            and not case.extended_at
-            and case.rule.extension is not None
-        ),
-        form=ExtendForm,
-        explain=_explain_extension,
-    )
-)
-register_step(
-    CaseStep(
-        name="reject",
-        label="Reject",
-        done="rejected",
-        run=lambda case, given: services.reject(
-            case, actor=given.actor, reason=given.data["reason"], code=given.data["code"]
-        ),
-        shown=_can_become(CaseStatus.REJECTED),
-        form=RejectForm,
-    )
-)
-register_step(
-    CaseStep(
-        name="assign_to_me",
-        label="Assign to me",
-        done="assigned to you",
-        run=lambda case, given: services.assign(case, actor=given.actor, assignee=given.user),
-        shown=lambda case, user: case.is_open and case.assignee_id != user.pk,
-    )
-)
-register_step(
-    CaseStep(
-        name="assign",
-        label="Assign to officer",
-        done="reassigned",
-        run=lambda case, given: services.assign(
-            case, actor=given.actor, assignee=given.data["assignee"]
-        ),
-        shown=lambda case, user: case.is_open,
-        form=AssignForm,
-    )
-)
-register_step(
-    CaseStep(
-        name="close",
-        label="Close",
-        done="closed",
-        run=lambda case, given: services.close(case, actor=given.actor, note=given.data["note"]),
-        shown=_can_become(CaseStatus.CLOSED),
-        form=CloseForm,
-    )
-)
-
-
-def _plural(n: int, word: str = "case") -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _refusal(case: Case, exc: Exception) -> str:
-    """A service's refusal as one line naming the case (TransitionErrors already do)."""
-    if isinstance(exc, TransitionError):
-        return str(exc)
-    return f"{case.reference}: {' '.join(exc.messages)}"
 
 
 # --- Case list filters --------------------------------------------------------------------------
@@ -416,7 +248,10 @@ class CaseAdmin(admin.ModelAdmin):
     list_select_related = ["assignee"]
     list_per_page = 50
     inlines = [SubjectInline, VendorJobInline, ResultFileInline]
-    actions = ["verify", "hold", "resume", "extend", "reject", "assign_to_me", "assign", "close"]
+    actions = [
+        "verify", "submit", "sync", "retry", "hold", "resume", "extend", "reject",
+        "assign_to_me", "assign", "close",
+    ]
     fieldsets = [
         (None, {"fields": ["reference", "external_ref", "api_client", "regulation", "actions"]}),
         ("Deadline", {"fields": ["received_at", "deadline", "original_due_date", "extension"]}),
@@ -488,7 +323,7 @@ class CaseAdmin(admin.ModelAdmin):
             return "—"
         before = CaseStatus(case.status_before_hold or CaseStatus.NEW).label.lower()
         return (
-            f"On hold since {case.hold_started_on} with {_plural(case.hold_days_remaining, 'day')}"
+            f"On hold since {case.hold_started_on} with {plural(case.hold_days_remaining, 'day')}"
             f" left; resuming returns the case to {before}."
         )
 
@@ -533,7 +368,7 @@ class CaseAdmin(admin.ModelAdmin):
                 obj, actor=Actor.for_user(request.user), assignee=form.cleaned_data["assignee"]
             )
         except (TransitionError, ValidationError) as exc:
-            self.message_user(request, _refusal(obj, exc), messages.ERROR)
+            self.message_user(request, refusal(obj, exc), messages.ERROR)
 
     def save_formset(self, request, form, formset, change) -> None:
         changed = sorted({name for f in formset.forms for name in f.changed_data})
@@ -650,7 +485,7 @@ class CaseAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(case_url)
             except ValidationError as exc:
                 if form is None:
-                    self.message_user(request, _refusal(case, exc), messages.ERROR)
+                    self.message_user(request, refusal(case, exc), messages.ERROR)
                     return HttpResponseRedirect(case_url)
                 add_service_errors(form, exc)
             else:
@@ -684,11 +519,11 @@ class CaseAdmin(admin.ModelAdmin):
                 done += 1
             except (TransitionError, ValidationError) as exc:
                 refused += 1
-                self.message_user(request, _refusal(case, exc), messages.ERROR)
+                self.message_user(request, refusal(case, exc), messages.ERROR)
         if done:
-            self.message_user(request, f"{_plural(done)} {step.done}.", messages.SUCCESS)
+            self.message_user(request, f"{plural(done)} {step.done}.", messages.SUCCESS)
         if refused:
-            self.message_user(request, f"{_plural(refused)} left unchanged.", messages.WARNING)
+            self.message_user(request, f"{plural(refused)} left unchanged.", messages.WARNING)
 
     def _step_page(
         self,
@@ -747,6 +582,18 @@ class CaseAdmin(admin.ModelAdmin):
     @admin.action(description=CASE_STEPS["close"].label, permissions=["change"])
     def close(self, request, queryset):
         return self.run_step(request, queryset, "close")
+
+    @admin.action(description=CASE_STEPS["submit"].label, permissions=["change"])
+    def submit(self, request, queryset):
+        return self.run_step(request, queryset, "submit")
+
+    @admin.action(description=CASE_STEPS["sync"].label, permissions=["change"])
+    def sync(self, request, queryset):
+        return self.run_step(request, queryset, "sync")
+
+    @admin.action(description=CASE_STEPS["retry"].label, permissions=["change"])
+    def retry(self, request, queryset):
+        return self.run_step(request, queryset, "retry")
 
 
 def _data(form: StepForm | None) -> Mapping[str, Any]:

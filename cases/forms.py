@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from cases import services
 from cases.audit import Actor
-from cases.choices import Action, IdentityType, Regulation, RejectionReason
-from cases.models import Case, DataSubject, Identity
+from cases.choices import Action, IdentityType, JobStatus, Regulation, RejectionReason
+from cases.models import Case, DataSubject, Identity, VendorJob
 from cases.validators import (
     INTAKE_VENDORS,
     validate_identities,
@@ -87,6 +87,32 @@ class CloseForm(StepForm):
         widget=_REASON_WIDGET,
         required=False,
         help_text="Optional: how and when the response was delivered.",
+    )
+
+
+class ManualJobDoneForm(StepForm):
+    job = forms.ModelChoiceField(
+        queryset=VendorJob.objects.none(),
+        help_text="The manual task you have handled outside any API.",
+    )
+    note = forms.CharField(
+        widget=_REASON_WIDGET,
+        help_text="What was done, e.g. 'ID5 confirmed by email on 24 Nov that they hold no data'.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manual = VendorJob.objects.filter(status=JobStatus.MANUAL)
+        self.fields["job"].queryset = manual.filter(case=self.case) if self.case else manual.none()
+        self.fields["job"].label_from_instance = (
+            lambda job: f"{job.get_vendor_display()} {job.action}: {job.last_error[:100]}"
+        )
+
+
+class RecordDeleteForm(StepForm):
+    confirm = forms.BooleanField(
+        label="I understand that a record delete is for data minimisation, not for answering "
+        "a data subject request, and that it cannot be undone.",
     )
 
 

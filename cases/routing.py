@@ -12,6 +12,11 @@ from cases.choices import ID5_NAMESPACES, Action, JobStatus, Regulation, Vendor
 from cases.models import Case, Identity
 from connectors import adobe_privacy
 
+HYGIENE_NOTICE = (
+    "Adobe Data Hygiene record deletes are for data cleansing and minimisation. Adobe states they "
+    "are not for GDPR/CCPA data subject requests, which go through Privacy Service (already part "
+    "of this case's submission). Use this only to remove records the business should not keep."
+)
 # ID5 knows two jurisdictions; other regulations are not applicable unless an officer picks one.
 ID5_JURISDICTIONS = {
     Regulation.GDPR: "GDPR",

@@ -258,6 +258,9 @@ def extend_deadline(
     case = _lock(case)
     if case.status in CASE_TERMINAL or case.status == CaseStatus.COMPLETED:
         raise TransitionError(f"Case {case.reference} has been answered; nothing to extend.")
+    if case.status == CaseStatus.ON_HOLD:
+        # Resuming rebuilds the due date from the days left at the hold, which would drop it.
+        raise TransitionError(f"Case {case.reference} is on hold: resume it before extending.")
     if case.extended_at:
         raise TransitionError(f"The deadline of {case.reference} has already been extended once.")
     try:
@@ -473,10 +476,10 @@ def claim_job(job: VendorJob) -> bool:
 def retry_job(job: VendorJob, *, actor: Actor) -> VendorJob:
     """Send a failed, partial or flagged job again."""
     job = VendorJob.objects.select_for_update().get(pk=job.pk)
-    if job.status not in JOB_RETRYABLE and job.result_status != ResultStatus.REJECTED:
-        raise TransitionError(f"The {job} job is {job.status}: nothing to retry.")
     if job.vendor == Vendor.ID5 and job.action == "access":
         raise TransitionError("ID5 has no access API: mark the manual task done instead.")
+    if not job_needs_retry(job):
+        raise TransitionError(f"The {job} job is {job.status}: nothing to retry.")
     if job.result_status == ResultStatus.REJECTED:
         changes = {"result_status": ResultStatus.PENDING, "last_error": ""}
     else:
@@ -493,6 +496,40 @@ def retry_job(job: VendorJob, *, actor: Actor) -> VendorJob:
     else:
         transaction.on_commit(queue_sending)
     return job
+
+
+def job_needs_retry(job: VendorJob) -> bool:
+    """Whether an officer's retry would do something for this job."""
+    if job.vendor == Vendor.ID5 and job.action == "access":
+        return False  # a manual task by nature, never sent
+    if job.result_status == ResultStatus.REJECTED:
+        return True
+    if job.status == JobStatus.PENDING:
+        return bool(job.last_error) and job.next_attempt_at is None
+    return job.status in JOB_RETRYABLE
+
+
+def retry_failed_jobs(case: Case, *, actor: Actor) -> int:
+    """Retry every job of the case that failed, was flagged, or had its result refused."""
+    jobs = [job for job in case.jobs.all() if job_needs_retry(job)]
+    if not jobs:
+        raise TransitionError(f"{case.reference} has no failed job to retry.")
+    for job in jobs:
+        retry_job(job, actor=actor)
+    return len(jobs)
+
+
+@transaction.atomic
+def request_sync(case: Case, *, actor: Actor) -> None:
+    """An officer asks for a status sync now instead of waiting for the schedule."""
+    record("case.sync_requested", actor=actor, case=case, obj=case)
+
+    def queue() -> None:
+        from django_q.tasks import async_task
+
+        async_task("cases.tasks.sync_vendor_jobs", task_name="sync vendor jobs (requested)")
+
+    transaction.on_commit(queue)
 
 
 @transaction.atomic

@@ -1,0 +1,259 @@
+"""Workflow steps of a case: each is a button on the case page and, optionally, a bulk action.
+
+How to add one:
+
+1. `register_step(CaseStep(name="sync", label="Sync now", done="synced", run=..., shown=...))`.
+   `run(case, given)` calls a service with `given.actor` (and `given.data`, the cleaned form).
+   Give `form=` a `cases.forms.StepForm` subclass when the step needs input (it gets `case=`
+   on the case page, None in bulk), and `explain=` to show per-case context on that form page.
+2. The button and the URL `admin:cases_case_step_<name>` (args: the case pk) appear by themselves.
+3. For a bulk action, add a three-line method named like the step to `CaseAdmin` that returns
+   `self.run_step(request, queryset, "<name>")`, and list it in `CaseAdmin.actions`.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from cases import deadlines, services
+from cases.audit import Actor
+from cases.choices import (
+    CASE_CLOCK_RUNNING,
+    CASE_HOLDABLE,
+    CASE_TERMINAL,
+    CASE_TRANSITIONS,
+    JOB_ACTIVE,
+    CaseStatus,
+    JobStatus,
+)
+from cases.forms import (
+    AssignForm,
+    CloseForm,
+    ExtendForm,
+    HoldForm,
+    ManualJobDoneForm,
+    RecordDeleteForm,
+    RejectForm,
+    StepForm,
+)
+from cases.models import Case, TransitionError
+from cases.routing import HYGIENE_NOTICE
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """What a step's `run` gets besides the case: who acts, and the cleaned form data."""
+
+    actor: Actor
+    user: Any
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseStep:
+    name: str  # URL slug, admin action name and registry key
+    label: str  # button and action text
+    done: str  # past participle for "3 cases <done>."
+    run: Callable[[Case, StepInput], object]
+    shown: Callable[[Case, Any], bool] = field(default=lambda case, user: True)
+    form: type[StepForm] | None = None
+    explain: Callable[[Case], str] | None = None
+
+
+CASE_STEPS: dict[str, CaseStep] = {}
+
+
+def register_step(step: CaseStep) -> CaseStep:
+    CASE_STEPS[step.name] = step
+    return step
+
+
+def step_url_name(name: str) -> str:
+    return f"cases_case_step_{name}"
+
+
+def _can_become(status: str) -> Callable[[Case, Any], bool]:
+    return lambda case, user: status in CASE_TRANSITIONS[case.status]
+
+
+def _explain_extension(case: Case) -> str:
+    """The rule's limit, so the officer sees how far this case may go before choosing a date."""
+    rule = case.rule
+    if case.extended_at:
+        return f"Already extended once, to {case.due_date}."
+    try:
+        latest = deadlines.extended_due_date(
+            case.regulation, timezone.localdate(case.received_at), case.due_date
+        )
+    except deadlines.DeadlineError as exc:
+        return str(exc)
+    return (
+        f"Due {case.due_date}. {rule.label} allows + {rule.extension} ({rule.source}): "
+        f"at the latest {latest}. {rule.extension_note}"
+    )
+
+
+register_step(
+    CaseStep(
+        name="verify",
+        label="Verify identity",
+        done="verified",
+        run=lambda case, given: services.verify_identity(case, actor=given.actor),
+        shown=_can_become(CaseStatus.VERIFIED),
+    )
+)
+register_step(
+    CaseStep(
+        name="hold",
+        label="Put on hold",
+        done="put on hold",
+        run=lambda case, given: services.put_on_hold(
+            case, actor=given.actor, reason=given.data["reason"]
+        ),
+        shown=lambda case, user: case.status in CASE_HOLDABLE,
+        form=HoldForm,
+    )
+)
+register_step(
+    CaseStep(
+        name="resume",
+        label="Resume",
+        done="resumed",
+        run=lambda case, given: services.resume(case, actor=given.actor),
+        shown=lambda case, user: case.status == CaseStatus.ON_HOLD,
+    )
+)
+register_step(
+    CaseStep(
+        name="extend",
+        label="Extend deadline",
+        done="extended",
+        run=lambda case, given: services.extend_deadline(
+            case, actor=given.actor, reason=given.data["reason"], until=given.data["until"]
+        ),
+        shown=lambda case, user: (
+            case.status in CASE_CLOCK_RUNNING
+            and not case.extended_at
+            and case.rule.extension is not None
+        ),
+        form=ExtendForm,
+        explain=_explain_extension,
+    )
+)
+register_step(
+    CaseStep(
+        name="reject",
+        label="Reject",
+        done="rejected",
+        run=lambda case, given: services.reject(
+            case, actor=given.actor, reason=given.data["reason"], code=given.data["code"]
+        ),
+        shown=_can_become(CaseStatus.REJECTED),
+        form=RejectForm,
+    )
+)
+register_step(
+    CaseStep(
+        name="assign_to_me",
+        label="Assign to me",
+        done="assigned to you",
+        run=lambda case, given: services.assign(case, actor=given.actor, assignee=given.user),
+        shown=lambda case, user: case.is_open and case.assignee_id != user.pk,
+    )
+)
+register_step(
+    CaseStep(
+        name="assign",
+        label="Assign to officer",
+        done="reassigned",
+        run=lambda case, given: services.assign(
+            case, actor=given.actor, assignee=given.data["assignee"]
+        ),
+        shown=lambda case, user: case.is_open,
+        form=AssignForm,
+    )
+)
+register_step(
+    CaseStep(
+        name="close",
+        label="Close",
+        done="closed",
+        run=lambda case, given: services.close(case, actor=given.actor, note=given.data["note"]),
+        shown=_can_become(CaseStatus.CLOSED),
+        form=CloseForm,
+    )
+)
+
+
+def plural(n: int, word: str = "case") -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def refusal(case: Case, exc: Exception) -> str:
+    """A service's refusal as one line naming the case (TransitionErrors already do)."""
+    if isinstance(exc, TransitionError):
+        return str(exc)
+    return f"{case.reference}: {' '.join(exc.messages)}"
+
+
+# --- Vendor work ------------------------------------------------------------------------------
+
+
+def _jobs(case: Case) -> list:
+    # The case page prefetches jobs; in bulk this is one query per case, bounded by the page.
+    return list(case.jobs.all())
+
+
+register_step(
+    CaseStep(
+        name="submit",
+        label="Submit to vendors",
+        done="submitted to vendors",
+        run=lambda case, given: services.submit_case(case, actor=given.actor),
+        shown=lambda case, user: case.status in (CaseStatus.VERIFIED, CaseStatus.ACTION_REQUIRED),
+    )
+)
+register_step(
+    CaseStep(
+        name="sync",
+        label="Sync now",
+        done="queued for a status sync",
+        run=lambda case, given: services.request_sync(case, actor=given.actor),
+        shown=lambda case, user: any(job.status in JOB_ACTIVE or job.status == JobStatus.PENDING
+                                     for job in _jobs(case)),
+    )
+)
+register_step(
+    CaseStep(
+        name="retry",
+        label="Retry failed jobs",
+        done="sent again",
+        run=lambda case, given: services.retry_failed_jobs(case, actor=given.actor),
+        shown=lambda case, user: any(services.job_needs_retry(job) for job in _jobs(case)),
+    )
+)
+register_step(
+    CaseStep(
+        name="manual_done",
+        label="Mark manual job done",
+        done="updated",
+        run=lambda case, given: services.complete_manual_job(
+            given.data["job"], actor=given.actor, note=given.data["note"]
+        ),
+        shown=lambda case, user: any(job.status == JobStatus.MANUAL for job in _jobs(case)),
+        form=ManualJobDoneForm,
+    )
+)
+register_step(
+    CaseStep(
+        name="record_delete",
+        label="Data Hygiene record delete",
+        done="queued for a Data Hygiene record delete",
+        run=lambda case, given: services.request_record_delete(case, actor=given.actor),
+        shown=lambda case, user: "delete" in case.action_list and case.status not in CASE_TERMINAL,
+        form=RecordDeleteForm,
+        explain=lambda case: HYGIENE_NOTICE,
+    )
+)
