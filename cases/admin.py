@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -396,7 +396,33 @@ class CaseAdmin(admin.ModelAdmin):
                     name=step_url_name(step.name),
                 )
             )
+        urls.append(
+            path(
+                "<path:object_id>/results/<int:result_id>/download/",
+                wrap(self.result_download_view),
+                name="cases_case_result_download",
+            )
+        )
         return urls + super().get_urls()
+
+    def result_download_view(
+        self, request: HttpRequest, object_id: str, result_id: int
+    ) -> FileResponse:
+        """Serve a result file (personal data) to an officer; every download is audited."""
+        case = self.get_object(request, unquote(object_id))
+        if case is None:
+            raise Http404("No such case.")
+        if not self.has_change_permission(request, case):
+            raise PermissionDenied
+        result = ResultFile.objects.filter(case=case, pk=result_id).first()
+        if result is None or not result.file:
+            raise Http404("No such result file.")
+        try:
+            handle = result.file.open("rb")
+        except FileNotFoundError:
+            raise Http404("The result file is missing from storage (purged?).") from None
+        services.record_result_download(result, actor=Actor.for_user(request.user))
+        return FileResponse(handle, as_attachment=True, filename=result.name)
 
     def add_view(self, request, form_url="", extra_context=None) -> HttpResponse:
         """Intake through services.create_case, never the raw model form."""
@@ -774,7 +800,7 @@ class VendorJobAdmin(ReadOnlyAdmin):
         "last_synced_at",
         "updated_at",
     ]
-    list_filter = ["vendor", "action", "status"]
+    list_filter = ["vendor", "action", "status", "result_status"]
     search_fields = ["case__reference", "vendor_job_id", "request_id"]
     search_help_text = "Case reference or a vendor id."
     list_select_related = ["case"]

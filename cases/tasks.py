@@ -19,7 +19,14 @@ from django.utils import timezone
 
 from cases import services, vendors
 from cases.audit import Actor, record
-from cases.choices import ID5_NAMESPACES, CaseStatus, JobStatus, ResultStatus, Vendor
+from cases.choices import (
+    CASE_TERMINAL,
+    ID5_NAMESPACES,
+    CaseStatus,
+    JobStatus,
+    ResultStatus,
+    Vendor,
+)
 from cases.models import Identity, VendorJob
 from cases.zipcheck import ResultFileRejected, inspect_zip
 from connectors.adobe_hygiene import NamespaceIds
@@ -32,7 +39,8 @@ WORKER = Actor.system("worker")
 MAX_SEND_ATTEMPTS = 5
 # A `sending` job older than this has lost its worker (django-q2 timeout plus a margin).
 STALE_SENDING = dt.timedelta(seconds=settings.Q_CLUSTER["timeout"] + 30)
-SENDABLE_CASES = (CaseStatus.IN_PROGRESS, CaseStatus.ACTION_REQUIRED, CaseStatus.COMPLETED)
+# Jobs of these cases wait: a hold pauses the work, an ended case needs nothing more.
+HELD_BACK_CASES = (CaseStatus.NEW, CaseStatus.ON_HOLD, *CASE_TERMINAL)
 
 
 @dataclass
@@ -57,7 +65,8 @@ def send_pending_jobs(report: PassReport | None = None) -> str:
     reconcile_sending_jobs(report)
     now = timezone.now()
     due = (
-        VendorJob.objects.filter(status=JobStatus.PENDING, case__status__in=SENDABLE_CASES)
+        VendorJob.objects.filter(status=JobStatus.PENDING)
+        .exclude(case__status__in=HELD_BACK_CASES)
         .filter(Q(next_attempt_at__isnull=True, last_error="") | Q(next_attempt_at__lte=now))
         .select_related("case")
         .order_by("pk")

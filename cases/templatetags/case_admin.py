@@ -6,15 +6,16 @@ Every badge says in words what its colour says (WCAG 1.4.1: colour is never the 
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django import template
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cases.choices import CASE_TERMINAL, CaseStatus
+from cases.choices import CASE_TERMINAL, CaseStatus, JobStatus, ResultStatus
 from cases.models import AuditEvent, Case, VendorJob
 
 register = template.Library()
@@ -156,3 +157,51 @@ def officer_queue(context) -> list[QueueBox]:
     if not user.has_perm("cases.view_case"):
         return []
     return officer_queue_boxes(user)
+
+
+@dataclass(frozen=True)
+class WorkSummary:
+    """Vendor work in flight, for the dashboard: progress an officer can watch."""
+
+    counts: list[tuple[str, int, str]]  # (label, count, changelist query)
+    queued_tasks: int
+    next_sync: Any
+
+
+def vendor_work_summary() -> WorkSummary:
+    from django_q.models import OrmQ, Schedule
+
+    by_status = dict(
+        VendorJob.objects.values_list("status").annotate(n=Count("pk")).order_by()
+    )
+    deferred = VendorJob.objects.filter(
+        status=JobStatus.PENDING, next_attempt_at__isnull=False
+    ).count()
+    results = VendorJob.objects.filter(result_status=ResultStatus.PENDING).count()
+    rows = [
+        ("Waiting to send", by_status.get(JobStatus.PENDING, 0) - deferred,
+         "status__exact=pending"),
+        ("Deferred (rate limit or retry)", deferred, "status__exact=pending"),
+        ("Sending now", by_status.get(JobStatus.SENDING, 0), "status__exact=sending"),
+        ("Submitted", by_status.get(JobStatus.SUBMITTED, 0), "status__exact=submitted"),
+        ("Processing at the vendor", by_status.get(JobStatus.PROCESSING, 0),
+         "status__exact=processing"),
+        ("Results to download", results, "result_status__exact=pending"),
+        ("Errors", by_status.get(JobStatus.ERROR, 0) + by_status.get(JobStatus.PARTIAL, 0),
+         "status__exact=error"),
+        ("Manual tasks", by_status.get(JobStatus.MANUAL, 0), "status__exact=manual"),
+    ]
+    schedule = Schedule.objects.filter(func="cases.tasks.sync_vendor_jobs").first()
+    return WorkSummary(
+        counts=rows,
+        queued_tasks=OrmQ.objects.count(),
+        next_sync=schedule.next_run if schedule else None,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def vendor_work(context) -> WorkSummary | None:
+    """`{% vendor_work as work %}`: None for users who may not see vendor jobs."""
+    if not context["request"].user.has_perm("cases.view_vendorjob"):
+        return None
+    return vendor_work_summary()
