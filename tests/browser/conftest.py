@@ -17,7 +17,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def browser_page(tmp_path):
     if not CHROMIUM.exists():
         if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing (apt-get install chromium)")
+            pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing: apt-get install chromium")
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
@@ -29,7 +29,9 @@ def browser_page(tmp_path):
                 "--disable-sync",
             ],
         )
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            accept_downloads=True, viewport={"width": 1280, "height": 900}
+        )
         page = context.new_page()
         page.set_default_timeout(20_000)
         yield page
