@@ -17,7 +17,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def browser_page(tmp_path):
     if not CHROMIUM.exists():
         if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing: apt-get install chromium")
+            pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing (install chromium)")
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
