@@ -36,6 +36,7 @@ from cases.forms import (
     ManualJobDoneForm,
     RecordDeleteForm,
     RejectForm,
+    RoutingForm,
     StepForm,
 )
 from cases.models import Case, TransitionError
@@ -206,6 +207,16 @@ def _jobs(case: Case) -> list:
     return list(case.jobs.all())
 
 
+register_step(
+    CaseStep(
+        name="routing",
+        label="Change routing",
+        done="re-routed",
+        run=lambda case, given: services.update_routing(case, actor=given.actor, **given.data),
+        shown=lambda case, user: case.status in services.ROUTING_EDITABLE,
+        form=RoutingForm,
+    )
+)
 register_step(
     CaseStep(
         name="submit",

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cases import services
 from cases.audit import Actor
-from cases.choices import Action, IdentityType, JobStatus, Regulation, RejectionReason
+from cases.choices import Action, IdentityType, JobStatus, Regulation, RejectionReason, Vendor
 from cases.models import Case, DataSubject, Identity, VendorJob
 from cases.validators import (
     INTAKE_VENDORS,
@@ -88,6 +88,37 @@ class CloseForm(StepForm):
         required=False,
         help_text="Optional: how and when the response was delivered.",
     )
+
+
+class RoutingForm(StepForm):
+    vendors = forms.MultipleChoiceField(
+        choices=[(v, Vendor(v).label) for v in INTAKE_VENDORS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: every vendor that applies.",
+    )
+    adobe_products = forms.CharField(
+        required=False,
+        help_text="Comma-separated Adobe product codes; empty: ADOBE_DEFAULT_PRODUCTS.",
+    )
+    id5_jurisdiction = forms.ChoiceField(
+        label="ID5 jurisdiction",
+        choices=[("", "From the regulation"), ("GDPR", "GDPR"), ("CCPA", "CCPA")],
+        required=False,
+        help_text="ID5 deletes under GDPR or CCPA only; pick one to send other regulations.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.case is not None and not self.is_bound:
+            self.initial = {
+                "vendors": self.case.vendors,
+                "adobe_products": ", ".join(self.case.adobe_products),
+                "id5_jurisdiction": self.case.id5_jurisdiction,
+            }
+
+    def clean_adobe_products(self) -> list[str]:
+        return [p.strip() for p in self.cleaned_data["adobe_products"].split(",") if p.strip()]
 
 
 class ManualJobDoneForm(StepForm):

@@ -304,6 +304,41 @@ def reject(case: Case, *, actor: Actor, reason: str, code: str = RejectionReason
     return case
 
 
+ROUTING_EDITABLE = frozenset({CaseStatus.NEW, CaseStatus.VERIFIED})
+
+
+@transaction.atomic
+def update_routing(
+    case: Case,
+    *,
+    actor: Actor,
+    vendors: Iterable[str],
+    adobe_products: Iterable[str],
+    id5_jurisdiction: str,
+) -> Case:
+    """Choose vendors, Adobe products and an ID5 jurisdiction before the case is submitted."""
+    case = _lock(case)
+    if case.status not in ROUTING_EDITABLE:
+        raise TransitionError(
+            f"Case {case.reference} has gone to the vendors: its routing can no longer change."
+        )
+    if id5_jurisdiction not in ("", "GDPR", "CCPA"):
+        raise ValidationError({"id5_jurisdiction": "ID5 knows only GDPR and CCPA."})
+    case.vendors = validate_vendors(vendors)
+    case.adobe_products = validate_adobe_products(adobe_products)
+    case.id5_jurisdiction = id5_jurisdiction
+    case.save()
+    record(
+        "case.routing_changed",
+        actor=actor,
+        case=case,
+        obj=case,
+        details={"vendors": case.vendors, "adobe_products": case.adobe_products,
+                 "id5_jurisdiction": case.id5_jurisdiction},
+    )
+    return case
+
+
 @transaction.atomic
 def assign(case: Case, *, actor: Actor, assignee) -> Case:
     """Give the case to an officer (or take it back with `assignee=None`)."""

@@ -153,3 +153,27 @@ def test_dashboard_shows_vendor_work(client, officer, verified_case, vendor_sand
     assert b"Vendor work in progress" in page.content
     assert b"Waiting to send" in page.content
     assert ResultStatus.PENDING  # the summary links to the job list filtered by result status
+
+
+def test_officer_picks_an_id5_jurisdiction_for_another_regulation(
+    client, officer, make_case, system_actor
+):
+    case = services.verify_identity(
+        make_case(regulation="lgpd_bra", actions=["delete"], identities=ADA), actor=system_actor
+    )
+    client.force_login(officer)
+    client.post(step(case, "routing"), {"vendors": ["id5"], "adobe_products": "",
+                                         "id5_jurisdiction": "GDPR"})
+    case.refresh_from_db()
+    assert case.id5_jurisdiction == "GDPR" and case.vendors == ["id5"]
+    services.submit_case(case, actor=system_actor)
+    job = VendorJob.objects.get(case=case, vendor=Vendor.ID5)
+    assert job.status == JobStatus.PENDING and job.jurisdiction == "GDPR"
+    assert AuditEvent.objects.filter(action="case.routing_changed", case=case).exists()
+
+
+def test_routing_is_fixed_once_submitted(make_case, system_actor):
+    case = services.submit_case(make_case(identities=ADA), actor=system_actor)
+    with pytest.raises(services.TransitionError):
+        services.update_routing(case, actor=system_actor, vendors=[], adobe_products=[],
+                                id5_jurisdiction="")
