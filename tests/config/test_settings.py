@@ -13,7 +13,8 @@ STRONG_SECRET = "x7Rq2vLpN9sW4tYb8cKd3fGh6jMz1aQe5uIo0pXwVnBlTrEyUiOmAsDfGhJkZx"
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    dev_only = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", "FIELD_ENCRYPTION_KEYS")
+    clean = {k: v for k, v in os.environ.items() if k not in dev_only}
     clean.update({"DEBUG": "false", "DATABASE_URL": "sqlite:///:memory:", **env})
     return subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean,
