@@ -67,6 +67,8 @@ RESULT_DOWNLOAD_URL = "admin:cases_case_result_download"
 admin.site.site_header = "Privacy Desk"
 admin.site.site_title = "Privacy Desk"
 admin.site.index_title = "Officer's queue"
+# The case list needs the width more than a second copy of the app list.
+admin.site.enable_nav_sidebar = False
 
 
 # --- Case list filters --------------------------------------------------------------------------
