@@ -279,8 +279,12 @@ def _reconcile_adobe(job: VendorJob, report: PassReport) -> None:
     if match is not None:
         record("job.reconciled", actor=WORKER, case=job.case, obj=job,
                details={"vendor": job.vendor, "found": True})
-        _apply_privacy_job(job, match, submitted_at=match.created_at or timezone.now(),
-                           request_id=match.request_id or "")
+        # The list carries ids and a status only; the next sync reads the job's details.
+        services.update_job(
+            job, status=JobStatus.SUBMITTED, vendor_status="", vendor_job_id=match.job_id,
+            request_id=match.request_id or "", submitted_at=match.created_at or timezone.now(),
+            next_attempt_at=None, last_error="",
+        )
         report.add("reconciled found")
         return
     grace = dt.timedelta(seconds=settings.RECONCILE_GRACE_SECONDS)

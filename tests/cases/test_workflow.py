@@ -166,6 +166,7 @@ def test_crash_between_vendor_call_and_commit_reconciles_without_resending(
 
     stuck.refresh_from_db()
     assert stuck.status == JobStatus.COMPLETE and stuck.vendor_job_id
+    assert stuck.result_status == ResultStatus.ATTACHED
     assert AuditEvent.objects.filter(action="job.reconciled", details__found=True).exists()
     assert counter(vendor_sandbox, "adobe_privacy.create_jobs") == 1
 
