@@ -28,10 +28,11 @@ from cases.choices import (
     Vendor,
 )
 from cases.models import Identity, VendorJob
+from cases.routing import ID5_IDENTITY_NAMESPACES
 from cases.zipcheck import ResultFileRejected, inspect_zip
 from connectors.adobe_hygiene import NamespaceIds
 from connectors.adobe_privacy import PrivacyJob, PrivacyUser, UserID
-from connectors.base import ConnectorError, RateLimited
+from connectors.base import ConnectorError, RateLimited, next_utc_midnight
 from connectors.id5 import DeletionRequest
 
 log = logging.getLogger(__name__)
@@ -153,18 +154,56 @@ def _adobe_users(jobs: list[VendorJob]) -> list[PrivacyUser]:
 
 
 def _send_id5(jobs: list[VendorJob], report: PassReport) -> None:
+    """One request per case, within ID5's daily limits as counted here (vendor-contracts.md §4:
+    1 request per identifier and 3,000 per partner per UTC day, refused with a 403)."""
     client = vendors.id5()
-    for job in _claimed(jobs):
+    partner_limited: RateLimited | None = None
+    for job in jobs:
+        reason = partner_limited.message if partner_limited else _id5_local_limit(job)
+        if reason:
+            _defer_to_tomorrow(job, reason, report)
+            continue
+        if not services.claim_job(job):
+            continue
+        job.refresh_from_db()
         try:
             created = client.request_deletion(_id5_request(job))
         except ConnectorError as exc:
             _send_failed(job, exc, report)
+            if isinstance(exc, RateLimited) and exc.scope == "partner":
+                partner_limited = exc  # every other request today would be refused too
             continue
         services.update_job(
             job, status=JobStatus.SUBMITTED, vendor_status="CREATED",
             vendor_job_id=created.request_id, submitted_at=timezone.now(),
         )
         report.add("id5 submitted")
+
+
+def _id5_local_limit(job: VendorJob) -> str:
+    """Why ID5 would refuse this job today, judged from what was sent since UTC midnight."""
+    midnight = timezone.now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0,
+                                                         microsecond=0)
+    sent_today = VendorJob.objects.filter(
+        vendor=Vendor.ID5, action="delete", sending_started_at__gte=midnight
+    ).exclude(pk=job.pk)
+    if sent_today.count() >= settings.ID5_DAILY_PARTNER_LIMIT:
+        return f"ID5 allows {settings.ID5_DAILY_PARTNER_LIMIT:,} requests per partner per day."
+    indexes = Identity.objects.filter(
+        subject__case=job.case_id, namespace__in=ID5_IDENTITY_NAMESPACES
+    ).values("value_index")
+    other = sent_today.filter(case__subject__identities__value_index__in=indexes).first()
+    if other is not None:
+        return (f"ID5 allows 1 request per identifier per day; {other.case.reference} sent one "
+                "for the same identifier today.")
+    return ""
+
+
+def _defer_to_tomorrow(job: VendorJob, reason: str, report: PassReport) -> None:
+    when = next_utc_midnight()
+    services.update_job(job, next_attempt_at=when,
+                        last_error=f"Deferred until {when:%Y-%m-%d %H:%M} UTC: {reason}")
+    report.add("id5 deferred")
 
 
 def _id5_request(job: VendorJob) -> DeletionRequest:

@@ -176,6 +176,8 @@ ADOBE_DEFAULT_PRODUCTS = env.list("ADOBE_DEFAULT_PRODUCTS", default=[])
 ID5_BASE_URL = env.str("ID5_BASE_URL", default="https://api.id5-sync.com")
 ID5_PARTNER_ID = env.str("ID5_PARTNER_ID", default="")
 ID5_TOKEN = env.str("ID5_TOKEN", default="")
+# ID5 refuses more than this many deletion requests per partner per UTC day (counted here too).
+ID5_DAILY_PARTNER_LIMIT = env.int("ID5_DAILY_PARTNER_LIMIT", default=3000)
 RESULT_DOWNLOAD_HOSTS = env.list(
     "RESULT_DOWNLOAD_HOSTS", default=["platform.adobe.io", "api.id5-sync.com"]
 )

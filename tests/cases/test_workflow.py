@@ -241,9 +241,36 @@ def test_id5_daily_limit_defers_the_second_request_visibly(submitted, vendor_san
     deferred = job(second, Vendor.ID5, "delete")
     assert deferred.status == JobStatus.PENDING
     assert deferred.next_attempt_at > timezone.now()
-    assert "Deferred until" in deferred.last_error
+    assert "Deferred until" in deferred.last_error and "per identifier" in deferred.last_error
     second.refresh_from_db()
     assert second.status == CaseStatus.IN_PROGRESS  # waiting, not failed
+    assert counter(vendor_sandbox, "id5.create_deletion") == 1  # counted here, not sent
+
+
+def _id5_case(make_case, system_actor, n: int):
+    case = make_case(actions=["delete"], vendors=["id5"],
+                     identities=[{"namespace": "partnerUid", "value": f"crm-{n}"}])
+    return services.submit_case(services.verify_identity(case, actor=system_actor),
+                                actor=system_actor)
+
+
+def test_id5_partner_limit_counted_locally(make_case, system_actor, vendor_sandbox, settings):
+    settings.ID5_DAILY_PARTNER_LIMIT = 1
+    first, second = (_id5_case(make_case, system_actor, n) for n in range(2))
+    tasks.send_pending_jobs()
+    assert job(first, Vendor.ID5, "delete").status == JobStatus.SUBMITTED
+    assert "per partner per day" in job(second, Vendor.ID5, "delete").last_error
+    assert counter(vendor_sandbox, "id5.create_deletion") == 1
+
+
+def test_id5_partner_limit_from_id5_stops_the_pass(make_case, system_actor, vendor_sandbox):
+    control(vendor_sandbox, "config", {"id5_partner_daily_limit": 1})
+    cases = [_id5_case(make_case, system_actor, n) for n in range(3)]
+    tasks.send_pending_jobs()
+    statuses = [job(c, Vendor.ID5, "delete") for c in cases]
+    assert statuses[0].status == JobStatus.SUBMITTED
+    assert all(j.status == JobStatus.PENDING and j.next_attempt_at for j in statuses[1:])
+    assert counter(vendor_sandbox, "id5.create_deletion") == 2  # the third was never sent
 
 
 def test_sync_faults_do_not_stop_the_pass(submitted, vendor_sandbox):
