@@ -22,7 +22,12 @@ from urllib.parse import quote, quote_plus
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ResponseError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.util.retry import Retry
 
 # (connect, read) seconds. Adobe's gateway drops requests after 60 s (vendor-contracts.md §2),
@@ -381,7 +386,10 @@ class Transport:
         if _certainly_not_sent(exc):
             return TransientError(f"Could not connect to {self.label} ({operation}): {detail} — "
                                   "nothing was sent; it will be retried", code="connect_failed")
-        if isinstance(exc, requests.Timeout):
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, MaxRetryError):  # retries ran out: the last failure is inside
+            reason = reason.reason
+        if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
             return TransientError(
                 f"{self.label} did not answer within {self.timeout[1]:g} s ({operation}) — it may "
                 "have received the request; reconcile before resending",

@@ -246,7 +246,8 @@ class ID5Client(Transport):
         """ID5's error table (seed 002), row by row; None for anything not in it."""
         said = f"ID5: {message} (HTTP {status}, {code})" if message else f"ID5: HTTP {status}"
         partner = self.config.partner_id
-        if code == "api_rate_limit_error":
+        # ID5 documents its daily limits as 403; a 429 is ordinary throttling with Retry-After.
+        if code == "api_rate_limit_error" and status == 403:
             return _rate_limited(said, status, message)
         if code == "api_token_invalid":
             return AuthError(f"{said} — set ID5_TOKEN", status=status, code=code)
