@@ -30,6 +30,7 @@ from cases.admin_steps import (
     refusal,
     step_url_name,
 )
+from cases.api import admin as _api_admin  # noqa: F401  (API clients, webhook deliveries)
 from cases.audit import Actor, record
 from cases.choices import (
     CASE_TERMINAL,
@@ -45,7 +46,6 @@ from cases.forms import (
     add_service_errors,
 )
 from cases.models import (
-    ApiClient,
     AuditEvent,
     Case,
     DataSubject,
@@ -782,11 +782,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return format_html("<pre>{}</pre>", json.dumps(event.details, indent=2, sort_keys=True))
 
 
-@admin.register(ApiClient)
-class ApiClientAdmin(ReadOnlyAdmin):
-    list_display = ["name", "is_active", "created_at"]
-    list_filter = ["is_active"]
-    search_fields = ["name"]
 
 
 @admin.register(VendorJob)

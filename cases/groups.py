@@ -6,7 +6,7 @@ OFFICER = "Compliance officer"
 AUDITOR = "Auditor"
 
 _CASE_MODELS = ("case", "datasubject", "identity", "vendorjob", "resultfile")
-_READ_ONLY_MODELS = ("auditevent", "apiclient")
+_READ_ONLY_MODELS = ("auditevent", "apiclient", "webhookdelivery")
 
 
 def _codenames(role: str) -> list[str]:
@@ -14,7 +14,8 @@ def _codenames(role: str) -> list[str]:
     if role == AUDITOR:
         return [*views, "export_audit"]
     writes = [f"{verb}_{model}" for model in _CASE_MODELS for verb in ("add", "change")]
-    return [*views, *writes, "export_audit"]
+    # Officers may re-send a failed webhook delivery to the ticketing system.
+    return [*views, *writes, "change_webhookdelivery", "export_audit"]
 
 
 def ensure_groups(**kwargs) -> None:

@@ -4,8 +4,12 @@ Models hold state and guards; every write goes through `cases.services`, which a
 """
 
 import datetime as dt
+import hashlib
+import hmac
+import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
 from django.utils import timezone
@@ -291,15 +295,176 @@ class ResultFile(models.Model):
         return self.name
 
 
+class ApiScope(models.TextChoices):
+    """What an API key may do. Without `cases:all` a client sees only the cases it opened."""
+
+    CASES_READ = "cases:read", "Read cases and their audit trail"
+    CASES_WRITE = "cases:write", "Open and submit cases"
+    RESULTS_READ = "results:read", "Download result files"
+    CASES_ALL = "cases:all", "Every case, not only the ones this client opened"
+
+
+def validate_webhook_url(value: str) -> None:
+    # URLField already checks the shape; only plain web schemes make sense for a POST.
+    if value and not value.lower().startswith(("http://", "https://")):
+        raise ValidationError("A webhook URL must start with http:// or https://.")
+
+
+def validate_scopes(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise ValidationError("Scopes must be a list of strings.")
+    unknown = sorted(set(value) - set(ApiScope.values))
+    if unknown:
+        raise ValidationError(
+            f"Unknown scope(s) {unknown}; choose from {', '.join(ApiScope.values)}."
+        )
+
+
+def hash_api_key(key: str) -> str:
+    """SHA-256 is enough: keys are 256-bit random, so there is nothing to brute-force."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+# Keys read `pdk_<prefix>_<secret>`: a recognisable prefix lets secret scanners spot leaked keys.
+API_KEY_PREFIX = "pdk"
+
+
+class ApiClientQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(is_active=True, revoked_at__isnull=True)
+
+    def for_key(self, key: str) -> "ApiClient | None":
+        """The usable client holding `key`, or None. Keys read `pdk_<prefix>_<secret>`."""
+        parts = key.split("_", 2)
+        if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not parts[1] or not parts[2]:
+            return None
+        client = self.usable().filter(key_prefix=parts[1]).first()
+        if client is None or not hmac.compare_digest(client.key_hash, hash_api_key(key)):
+            return None
+        return client
+
+
 class ApiClient(models.Model):
-    """A machine client of the REST API, such as the ticketing system."""
+    """A machine client of the REST API, such as the ticketing system.
+
+    The key is shown once when issued; only its prefix (to find the row) and a hash are kept.
+    """
 
     name = models.CharField(max_length=100, unique=True)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(
+        default=True, help_text="Untick to suspend the client; revoking is permanent."
+    )
+    scopes = models.JSONField(
+        default=list, blank=True, validators=[validate_scopes],
+        help_text=f"Any of: {', '.join(ApiScope.values)}.",
+    )
+    key_prefix = models.CharField(
+        max_length=16, unique=True, null=True, blank=True, editable=False,
+        help_text="The public part of the key, shown to tell keys apart.",
+    )
+    key_hash = models.CharField(max_length=64, blank=True, editable=False)
+    webhook_url = models.URLField(
+        "webhook URL", max_length=500, blank=True, validators=[validate_webhook_url],
+        help_text="Status changes of this client's cases are POSTed here (http or https).",
+    )
+    webhook_secret = EncryptedTextField(
+        blank=True, editable=False, help_text="Signs webhook bodies (HMAC-SHA256)."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ApiClientQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API client"
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_usable(self) -> bool:
+        return self.is_active and self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request sent with an `Idempotency-Key`, replayed for repeats.
+
+    The unique (client, key) pair makes concurrent duplicates collide in the database instead of
+    racing a check. The body is stored as the exact bytes sent (it holds no personal data).
+    """
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "key"], name="idempotency_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.key}"
+
+
+class CaseIntake(models.Model):
+    """A keyed hash of the request that opened a case through the API.
+
+    A repeat with the same `external_ref` is answered with the case when its hash matches, and
+    refused as a conflict when it does not. The hash is an HMAC (a blind index), never the data.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="intake")
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Intake of {self.case_id}"
+
+
+class WebhookStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event to POST to a client's webhook URL, with its attempts and their outcome."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="deliveries")
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_deliveries"
+    )
+    event = models.CharField(max_length=50)
+    payload = models.JSONField(help_text="Ids, codes and dates only: never personal data.")
+    status = models.CharField(
+        max_length=20, choices=WebhookStatus.choices, default=WebhookStatus.PENDING,
+        db_index=True,
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.client_id} ({self.status})"
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cases import deadlines, routing, vendors
+from cases import deadlines, routing, vendors, webhooks
 from cases.audit import Actor, record
 from cases.choices import (
     CASE_HOLDABLE,
@@ -175,6 +175,8 @@ def _set_status(case: Case, new_status: str, *, actor: Actor, reason: str = "") 
         obj=case,
         details={"from": old_status, "to": new_status},
     )
+    # Written in this transaction, POSTed on commit: the client hears of committed changes only.
+    webhooks.status_changed(case, old_status, new_status)
 
 
 def _require_reason(reason: str, what: str) -> str:
@@ -638,3 +640,18 @@ def record_result_download(result: ResultFile, *, actor: Actor) -> None:
         "result.downloaded", actor=actor, case=result.case, obj=result,
         details={"sha256": result.sha256, "size": result.size},
     )
+
+
+def purge_expired_results() -> int:
+    """Delete stored files past `purge_after`; the record (hash, size, listing) stays as proof."""
+    purged = 0
+    expired = ResultFile.objects.filter(purge_after__lte=timezone.now()).exclude(file="")
+    for result in expired.select_related("case"):
+        with transaction.atomic():
+            result.file.delete(save=False)
+            result.file = ""
+            result.save(update_fields=["file"])
+            record("result.purged", actor=Actor.system("retention"), case=result.case,
+                   obj=result, details={"sha256": result.sha256})
+        purged += 1
+    return purged

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
     "django_q",
     "cases",
     "connectors",
@@ -208,10 +210,69 @@ Q_CLUSTER = {
     "label": "Task queue",
 }
 
+# The REST API for the ticketing system (cases/api/): API keys only, JSON only, per-client rate.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["cases.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["cases.api.throttling.ApiClientRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cases.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+}
+# Requests per API client, e.g. 120/min, 10/s, 5000/hour (DRF's rate syntax).
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="120/min")
+# Webhooks: seconds to wait for the client's server, attempts before giving up, and whether a
+# webhook URL may resolve to a loopback or private address (the demo posts to localhost).
+WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Privacy Desk API",
+    # Markdown shown at the top of /api/v1/docs/: what the operations alone do not say.
+    "DESCRIPTION": """
+The ticketing system's API: open data subject request cases idempotently, read their status,
+vendor jobs, results and audit trail, submit them, download result files.
+
+**Authentication**: `Authorization: Api-Key <key>` (see the ApiKeyAuth scheme). A missing,
+wrong or revoked key answers 401; a key without an operation's scope answers 403. Scopes:
+`cases:read`, `cases:write`, `results:read`, and `cases:all` to see every case rather than only
+the ones the client opened. Each client is rate-limited (429 with `Retry-After`).
+
+**Errors**: 400 bodies map each field to its messages; every other error is `{"detail": "..."}`.
+
+**Idempotency**: the same `external_ref` from the same client returns the existing case (200)
+when the body is the same and 409 when it differs. An `Idempotency-Key` header replays the
+first response exactly. Both hold under concurrent duplicates.
+
+**Personal data**: the subject and identities are accepted but never returned.
+
+**Webhooks**: on every status change of a case the client opened, Privacy Desk POSTs
+`{"event_id", "event": "case.status_changed", "timestamp", "case": {"id", "reference",
+"external_ref", "status", "previous_status", "status_changed_at", "due_at", "days_left"}}` to the
+client's webhook URL with `X-PrivacyDesk-Signature: sha256=<hex HMAC-SHA256 of the raw body
+keyed by the client's webhook secret>`, `X-PrivacyDesk-Timestamp` (also in the signed body),
+`X-PrivacyDesk-Event` and `X-PrivacyDesk-Delivery`. Any answer but 2xx is retried with
+exponential backoff; deliveries are at least once, so deduplicate on `event_id`.
+""",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public: they describe the API and hold no data.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ActionEnum": "cases.choices.Action",
+        "IdentityTypeEnum": "cases.choices.IdentityType",
+        "CaseStatusEnum": "cases.choices.CaseStatus",
+        "JobStatusEnum": "cases.choices.JobStatus",
+        "RegulationEnum": "cases.choices.Regulation",
+    },
 }
 
 LOGGING = {

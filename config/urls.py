@@ -1,8 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("cases.api.urls")),
 ]
+
+# JSON for unknown paths under /api/, Django's page elsewhere.
+handler404 = "cases.api.views.not_found"

@@ -9,7 +9,7 @@ import responses
 
 from cases import services, tasks
 from cases.choices import CaseStatus, JobStatus, ResultStatus, Vendor
-from cases.models import ResultFile, VendorJob
+from cases.models import AuditEvent, ResultFile, VendorJob
 
 PRIVACY = "https://platform.adobe.io/data/core/privacy"
 DOWNLOAD = "http://127.0.0.1:9/results/job-1.zip"
@@ -107,3 +107,19 @@ def test_a_host_outside_the_allow_list_is_refused(finished_job, settings):
     finished_job.refresh_from_db()
     assert "127.0.0.1" in finished_job.last_error
     assert not ResultFile.objects.exists()
+
+
+def test_expired_results_are_purged_but_their_record_stays(finished_job, settings):
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    result = ResultFile(case=finished_job.case, job=finished_job, name="r.zip", size=3,
+                        sha256="a" * 64, purge_after=timezone.now())
+    result.file.save("r.zip", ContentFile(b"PK!"), save=True)
+    path = result.file.path
+    call_command("purge_results")
+    result.refresh_from_db()
+    assert not result.file and not os.path.exists(path)
+    assert result.sha256 == "a" * 64
+    assert AuditEvent.objects.filter(action="result.purged").exists()

@@ -1,0 +1,142 @@
+"""Opening a case from a ticket, idempotently.
+
+Two guarantees, both enforced by unique constraints rather than check-then-insert, so they hold
+when a ticketing system fires the same request twice at once:
+
+- `external_ref` is unique per client (`case_unique_external_ref_per_client`): a repeat gets the
+  existing case (200) when its body matches the first one, a 409 when it does not;
+- an `Idempotency-Key` is unique per client (`idempotency_unique_key`): a repeat gets the first
+  response replayed byte for byte, or a 409 if the body differs.
+
+The loser of a race hits an IntegrityError, its whole attempt rolls back, and it tries again,
+this time finding the winner's rows. Bodies are compared through a keyed hash (the blind index
+of `cases.crypto`), so no copy of the personal data in a request is kept for the comparison.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases import services
+from cases.api.errors import Conflict
+from cases.api.serializers import canonical_intake
+from cases.audit import Actor
+from cases.crypto import blind_index, blind_index_candidates
+from cases.models import ApiClient, Case, CaseIntake, IdempotencyRecord
+
+# A third collision in a row means something other than a duplicate is racing us.
+MAX_ATTEMPTS = 3
+# Replays are for retries of the same call; after this a repeat falls back to the
+# external_ref check (the case as it is now, or a 409), which is still safe.
+IDEMPOTENCY_TTL = dt.timedelta(days=30)
+
+Render = Callable[[Case], bytes]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer: the status, the exact body bytes, and the case they are about."""
+
+    status: int
+    body: bytes
+    case_id: int | None
+    replayed: bool = False
+
+
+def open_case(
+    client: ApiClient, data: dict[str, Any], *, idempotency_key: str | None, render: Render
+) -> Outcome:
+    """Create the case for `data`, or answer as the earlier identical request was answered."""
+    canonical = canonical_intake(data)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _attempt(client, data, canonical, idempotency_key, render)
+        except IntegrityError:
+            if attempt == MAX_ATTEMPTS:
+                raise Conflict(
+                    "A concurrent request for the same ticket is still being processed; "
+                    "retry shortly."
+                ) from None
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _attempt(
+    client: ApiClient, data: dict, canonical: str, key: str | None, render: Render
+) -> Outcome:
+    if key:
+        replay = _replay(client, key, canonical)
+        if replay is not None:
+            return replay
+    with transaction.atomic():
+        existing = Case.objects.filter(api_client=client, external_ref=data["external_ref"])
+        case = existing.select_related("intake").first()
+        if case is not None:
+            outcome = _repeat(case, canonical, render)
+        else:
+            created = _create(client, data, canonical)
+            outcome = Outcome(201, render(created), created.pk)
+        if key:
+            _remember(client, key, canonical, outcome)
+        return outcome
+
+
+def _replay(client: ApiClient, key: str, canonical: str) -> Outcome | None:
+    record = IdempotencyRecord.objects.filter(client=client, key=key).first()
+    if record is None:
+        return None
+    if record.request_hash not in blind_index_candidates(canonical):
+        raise Conflict("This Idempotency-Key was already used with a different request body.")
+    return Outcome(record.response_status, record.response_body.encode(), record.case_id, True)
+
+
+def _repeat(case: Case, canonical: str, render: Render) -> Outcome:
+    intake = getattr(case, "intake", None)
+    if intake is None or intake.request_hash not in blind_index_candidates(canonical):
+        raise Conflict(
+            f"Case {case.reference} was already opened for this external_ref with a different "
+            "request body."
+        )
+    return Outcome(200, render(case), case.pk)
+
+
+def _create(client: ApiClient, data: dict, canonical: str) -> Case:
+    actor = Actor.for_client(client)
+    case = services.create_case(
+        actor=actor,
+        api_client=client,
+        external_ref=data["external_ref"],
+        regulation=data["regulation"],
+        actions=data["actions"],
+        received_at=data.get("received_at"),
+        subject_name=data["subject"].get("name", ""),
+        subject_email=data["subject"]["email"],
+        identities=data["identities"],
+        vendors=data.get("vendors", []),
+        adobe_products=data.get("adobe_products", []),
+    )
+    CaseIntake.objects.create(case=case, request_hash=blind_index(canonical))
+    if data.get("submit"):
+        case = services.submit_case(case, actor=actor)
+    return case
+
+
+def _remember(client: ApiClient, key: str, canonical: str, outcome: Outcome) -> None:
+    IdempotencyRecord.objects.create(
+        client=client,
+        key=key,
+        request_hash=blind_index(canonical),
+        case_id=outcome.case_id,
+        response_status=outcome.status,
+        response_body=outcome.body.decode(),
+    )
+
+
+def purge_idempotency_records() -> str:
+    """The worker's daily schedule: forget stored responses older than IDEMPOTENCY_TTL."""
+    cutoff = timezone.now() - IDEMPOTENCY_TTL
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return f"{deleted} idempotency records purged"
