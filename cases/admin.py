@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cases import deadlines, services
+from cases import audit_views, deadlines, services
 from cases.admin_steps import (
     CASE_STEPS,
     CaseStep,
@@ -252,7 +252,7 @@ class CaseAdmin(admin.ModelAdmin):
     inlines = [SubjectInline, VendorJobInline, ResultFileInline]
     actions = [
         "verify", "submit", "sync", "retry", "hold", "resume", "extend", "reject",
-        "assign_to_me", "assign", "close",
+        "assign_to_me", "assign", "close", "export_audit_csv", "export_audit_jsonl",
     ]
     fieldsets = [
         (None, {"fields": ["reference", "external_ref", "api_client", "regulation", "actions"]}),
@@ -405,7 +405,7 @@ class CaseAdmin(admin.ModelAdmin):
                 name="cases_case_result_download",
             )
         )
-        return urls + super().get_urls()
+        return [*urls, *audit_views.case_admin_urls(self.admin_site), *super().get_urls()]
 
     def result_download_view(
         self, request: HttpRequest, object_id: str, result_id: int
@@ -463,6 +463,11 @@ class CaseAdmin(admin.ModelAdmin):
                 timeline=events[:TIMELINE_LIMIT],
                 timeline_truncated=len(events) > TIMELINE_LIMIT,
                 audit_list_url=reverse("admin:cases_auditevent_changelist") + f"?q={obj.reference}",
+                case_file_url=(
+                    reverse("admin:cases_case_case_file", args=[obj.pk])
+                    if request.user.has_perms(audit_views.CASE_FILE_PERMS)
+                    else ""
+                ),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -623,6 +628,17 @@ class CaseAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         return self.run_step(request, queryset, "retry")
 
+    @admin.action(description="Export audit trail (CSV)", permissions=["export_audit"])
+    def export_audit_csv(self, request, queryset):
+        return audit_views.export_cases_response(request, queryset, "csv")
+
+    @admin.action(description="Export audit trail (JSON Lines)", permissions=["export_audit"])
+    def export_audit_jsonl(self, request, queryset):
+        return audit_views.export_cases_response(request, queryset, "jsonl")
+
+    def has_export_audit_permission(self, request) -> bool:
+        return request.user.has_perms(audit_views.EXPORT_PERMS)
+
 
 def _data(form: StepForm | None) -> Mapping[str, Any]:
     return form.cleaned_data if form is not None else {}
@@ -754,6 +770,10 @@ class AuditEventAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["action", "actor_type"]
     search_fields = ["case_reference"]
+
+    def get_urls(self):
+        return [*audit_views.audit_event_admin_urls(self.admin_site), *super().get_urls()]
+
     search_help_text = "Case reference."
     ordering = ["-seq"]
     fields = [

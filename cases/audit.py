@@ -1,11 +1,19 @@
-"""Writing the audit trail: who did what to which case, chained by hash.
+"""Writing and checking the audit trail: who did what to which case, chained by hash.
 
 Details hold ids, codes and counts only. Personal data (names, emails, identity values) and
 secrets must never be passed in: `record` refuses keys that usually carry them.
+
+Each event stores the previous event's hash and its own SHA-256 over that and a canonical JSON of
+its fields (`HASHED_FIELDS`). `verify_chain` walks the chain in `seq` order and names the first
+event that does not fit; `run_scheduled_verification` is the worker's periodic check and
+`last_verification` reads its latest outcome back for the admin home page.
 """
 
+import datetime as dt
 import hashlib
 import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +23,25 @@ from django.utils import timezone
 from cases.choices import ActorType
 from cases.models import AuditEvent, Case
 
+log = logging.getLogger(__name__)
+
 GENESIS_HASH = "0" * 64
+# What an event's hash covers, besides the previous hash. Changing this list breaks every
+# existing chain: it is part of the stored data's format.
+HASHED_FIELDS = (
+    "seq",
+    "created_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "case_id",
+    "case_reference",
+    "object_type",
+    "object_id",
+    "details",
+)
+VERIFIED_ACTION = "audit.verified"
 # An arbitrary constant: the PostgreSQL advisory lock that serialises writers of the chain.
 _CHAIN_LOCK_ID = 7_240_921_001
 _FORBIDDEN_DETAIL_KEYS = frozenset(
@@ -44,25 +70,21 @@ class Actor:
         return cls(ActorType.API_CLIENT, str(client.pk), client.name)
 
 
-def _canonical(event: AuditEvent) -> bytes:
-    fields = {
-        "seq": event.seq,
-        "created_at": event.created_at.isoformat(),
-        "actor_type": event.actor_type,
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "action": event.action,
-        "case_id": event.case_id,
-        "case_reference": event.case_reference,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "details": event.details,
-    }
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str).encode()
+def hash_fields(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """SHA-256 over the previous hash and a canonical JSON of the event's `HASHED_FIELDS`.
+
+    `fields` may be a model's attributes, a `values()` row or a parsed export line, so
+    `created_at` may come as a datetime or as its ISO string.
+    """
+    canonical = {name: fields[name] for name in HASHED_FIELDS}
+    if isinstance(canonical["created_at"], dt.datetime):
+        canonical["created_at"] = canonical["created_at"].isoformat()
+    payload = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(prev_hash.encode() + payload.encode()).hexdigest()
 
 
 def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(event.prev_hash.encode() + _canonical(event)).hexdigest()
+    return hash_fields(event.prev_hash, {name: getattr(event, name) for name in HASHED_FIELDS})
 
 
 def _check_details(details: dict[str, Any]) -> None:
@@ -111,3 +133,197 @@ def record(
         event.hash = compute_hash(event)
         event.save()
     return event
+
+
+# --------------------------------------------------------------------------- checking the chain
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest event's seq and hash; seq 0 and the genesis hash for an empty chain."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first event that does not fit the chain, and why."""
+
+    seq: int
+    event_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What `verify_chain` found: how many events fit, the last one that did, the first break."""
+
+    events: int
+    head: ChainHead
+    broken: ChainBreak | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+    @property
+    def message(self) -> str:
+        if self.broken is None:
+            return f"Audit chain intact: {self.events} events, head {self.head.hash}"
+        return (
+            f"Audit chain broken at event #{self.broken.seq} (id {self.broken.event_id}): "
+            f"{self.broken.reason}"
+        )
+
+    def as_details(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head_seq": self.head.seq,
+            "head_hash": self.head.hash,
+            "broken_seq": self.broken.seq if self.broken else None,
+            "broken_id": self.broken.event_id if self.broken else None,
+            "reason": self.broken.reason if self.broken else "",
+        }
+
+
+def chain_head() -> ChainHead:
+    head = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
+    return ChainHead(head["seq"], head["hash"]) if head else ChainHead(0, GENESIS_HASH)
+
+
+def _break_reason(row: Mapping[str, Any], expected_seq: int, expected_prev: str) -> str | None:
+    """Why `row` cannot follow the event before it, or None when it fits."""
+    seq = row["seq"]
+    if seq < expected_seq:
+        return f"its seq is out of sequence (expected #{expected_seq})"
+    if seq > expected_seq:
+        gap = f"#{expected_seq}" if seq == expected_seq + 1 else f"#{expected_seq} to #{seq - 1}"
+        return f"event {gap} is missing before it (deleted, or its seq was changed)"
+    previous = "the genesis hash" if seq == 1 else f"the hash of event #{seq - 1}"
+    linked = row["prev_hash"] == expected_prev
+    intact = hash_fields(row["prev_hash"], row) == row["hash"]
+    if linked and intact:
+        return None
+    if linked:
+        return "its hash does not match its contents: the event was edited"
+    if intact:
+        # The event is self-consistent but points elsewhere: something before it was replaced
+        # and re-hashed, or an event was inserted.
+        return f"its prev_hash does not match {previous}: an earlier event was replaced"
+    return (
+        f"neither its hash nor its prev_hash (vs {previous}) match: "
+        "the event was moved out of order or rewritten"
+    )
+
+
+def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
+    """Walk every event in seq order; stop at the first that breaks the chain.
+
+    Reads `values()` rows through a chunked iterator (a server-side cursor on PostgreSQL), so
+    memory stays flat however long the chain is. Deleting events from the end cannot show here
+    (the rest is still a valid chain): compare with a head recorded earlier (`check_anchor`).
+    """
+    expected_seq, expected_prev, count = 1, GENESIS_HASH, 0
+    rows = (
+        AuditEvent.objects.order_by("seq")
+        .values("id", "prev_hash", "hash", *HASHED_FIELDS)
+        .iterator(chunk_size=chunk_size)
+    )
+    for row in rows:
+        reason = _break_reason(row, expected_seq, expected_prev)
+        if reason:
+            head = ChainHead(expected_seq - 1, expected_prev)
+            return VerifyResult(count, head, ChainBreak(row["seq"], row["id"], reason))
+        count += 1
+        expected_seq, expected_prev = row["seq"] + 1, row["hash"]
+    return VerifyResult(count, ChainHead(expected_seq - 1, expected_prev))
+
+
+def check_anchor(anchor: ChainHead) -> str | None:
+    """Why the chain no longer holds `anchor` (a head stamped on an export), or None if it does.
+
+    This is what catches events deleted from the end of the chain after the anchor was taken.
+    """
+    if anchor.seq == 0:
+        return None if anchor.hash == GENESIS_HASH else "seq 0 can only carry the genesis hash"
+    stored = AuditEvent.objects.filter(seq=anchor.seq).values_list("hash", flat=True).first()
+    if stored is None:
+        return f"event #{anchor.seq} is no longer in the chain (events deleted from the end?)"
+    if stored != anchor.hash:
+        return f"event #{anchor.seq} now has hash {stored}, not {anchor.hash}"
+    return None
+
+
+def run_scheduled_verification() -> str:
+    """The worker's periodic check: verify the chain and record the outcome in the chain itself."""
+    result = verify_chain()
+    if not result.ok:
+        log.error("%s", result.message)
+    record(VERIFIED_ACTION, actor=Actor.system("audit verifier"), details=result.as_details())
+    return result.message
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The latest recorded verification, for the admin home page."""
+
+    ok: bool
+    checked_at: dt.datetime
+    events: int
+    head_seq: int
+    head_hash: str
+    broken_seq: int | None
+    reason: str
+
+
+def last_verification() -> Verification | None:
+    """The newest `audit.verified` event, read back; None before the first scheduled run."""
+    event = (
+        AuditEvent.objects.filter(action=VERIFIED_ACTION)
+        .order_by("-seq")
+        .values("created_at", "details")
+        .first()
+    )
+    if event is None:
+        return None
+    details = event["details"]
+    return Verification(
+        ok=bool(details.get("ok")),
+        checked_at=event["created_at"],
+        events=int(details.get("events", 0)),
+        head_seq=int(details.get("head_seq", 0)),
+        head_hash=str(details.get("head_hash", "")),
+        broken_seq=details.get("broken_seq"),
+        reason=str(details.get("reason", "")),
+    )
+
+
+# --------------------------------------------------------------------------- PostgreSQL guard
+
+# Refuses UPDATE and DELETE on audit rows even for raw SQL. Separate statements (not one script)
+# so a migration can run them one by one without splitting on the dollar-quoted body. TRUNCATE is
+# not refused: Django's test flush uses it; revoke TRUNCATE from the application role instead.
+AUDIT_TRIGGER_SQL = (
+    """
+    CREATE OR REPLACE FUNCTION cases_auditevent_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION USING
+            MESSAGE = 'cases_auditevent is append-only: ' || TG_OP || ' refused',
+            ERRCODE = 'insufficient_privilege';
+    END;
+    $$
+    """,
+    "DROP TRIGGER IF EXISTS cases_auditevent_append_only ON cases_auditevent",
+    """
+    CREATE TRIGGER cases_auditevent_append_only
+        BEFORE UPDATE OR DELETE ON cases_auditevent
+        FOR EACH ROW EXECUTE FUNCTION cases_auditevent_append_only()
+    """,
+)
+AUDIT_TRIGGER_REVERSE_SQL = (
+    "DROP TRIGGER IF EXISTS cases_auditevent_append_only ON cases_auditevent",
+    "DROP FUNCTION IF EXISTS cases_auditevent_append_only()",
+)

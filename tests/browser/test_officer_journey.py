@@ -58,11 +58,18 @@ def test_officer_submits_a_case_and_downloads_the_result(
     page.screenshot(path=str(tmp_path / "completed.png"), full_page=True)
 
     with page.expect_download() as download_info:
-        page.click("a:has-text('Download')")
+        page.click("td.field-download a")
     path = tmp_path / "result.zip"
     download_info.value.save_as(path)
     with zipfile.ZipFile(path) as archive:
         assert any(name.startswith("Analytics/") for name in archive.namelist())
+
+    with page.expect_download() as case_file_info:
+        page.click("text=Download case file")
+    case_file = tmp_path / "case-file.zip"
+    case_file_info.value.save_as(case_file)
+    with zipfile.ZipFile(case_file) as archive:
+        assert "summary.html" in archive.namelist()
 
     case.refresh_from_db()
     assert case.status == CaseStatus.COMPLETED

@@ -1,0 +1,1 @@
+"""Benchmarks: `DEBUG=true python -m bench` (see bench/__main__.py)."""
