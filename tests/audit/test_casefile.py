@@ -14,7 +14,6 @@ from cases.casefile import CASEFILE_ACTION, build_case_file
 from cases.choices import CaseStatus, JobStatus, ResultStatus, Vendor
 from cases.models import AuditEvent, VendorJob
 
-pytestmark = pytest.mark.urls("tests.audit.urls")
 FILES = {
     "summary.html", "timeline.csv", "vendor_jobs.csv", "results_manifest.csv",
     "chain_head.txt", "SHA256SUMS",
@@ -140,7 +139,7 @@ def test_case_file_of_a_rejected_case_gives_the_reason(make_case, system_actor, 
 
 
 def case_file_url(case) -> str:
-    return reverse("cases_case_case_file", args=[case.pk])
+    return reverse("admin:cases_case_case_file", args=[case.pk])
 
 
 def test_officer_downloads_the_case_file(client, officer, answered_case):
@@ -180,5 +179,5 @@ def test_anonymous_user_is_sent_to_login(client, make_case):
 
 def test_unknown_case_is_404(client, officer):
     client.force_login(officer)
-    assert client.get(reverse("cases_case_case_file", args=["999999"])).status_code == 404
+    assert client.get(reverse("admin:cases_case_case_file", args=["999999"])).status_code == 404
     assert client.get("/admin/cases/case/abc/case-file/").status_code == 404

@@ -12,7 +12,6 @@ from cases import metrics, services
 from cases.choices import CaseStatus
 from cases.models import AuditEvent, Case
 
-pytestmark = pytest.mark.urls("tests.audit.urls")
 TODAY = timezone.localdate()
 SINCE, UNTIL = TODAY - dt.timedelta(days=60), TODAY - dt.timedelta(days=1)
 
@@ -101,7 +100,7 @@ def test_csv_has_one_row_per_group_then_the_total(period_cases):
 # --------------------------------------------------------------------------- the page
 
 
-METRICS = "cases_case_metrics"
+METRICS = "admin:cases_case_metrics"
 
 
 def test_metrics_page_shows_table_and_charts(client, officer, period_cases):

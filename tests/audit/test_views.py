@@ -19,8 +19,7 @@ from cases.exports import EXPORTED_ACTION
 from cases.models import AuditEvent, Case
 from tests.audit.conftest import tamper
 
-pytestmark = pytest.mark.urls("tests.audit.urls")
-EXPORT = "cases_auditevent_export"
+EXPORT = "admin:cases_auditevent_export"
 
 
 def body(response) -> str:
