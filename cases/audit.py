@@ -298,32 +298,3 @@ def last_verification() -> Verification | None:
         broken_seq=details.get("broken_seq"),
         reason=str(details.get("reason", "")),
     )
-
-
-# --------------------------------------------------------------------------- PostgreSQL guard
-
-# Refuses UPDATE and DELETE on audit rows even for raw SQL. Separate statements (not one script)
-# so a migration can run them one by one without splitting on the dollar-quoted body. TRUNCATE is
-# not refused: Django's test flush uses it; revoke TRUNCATE from the application role instead.
-AUDIT_TRIGGER_SQL = (
-    """
-    CREATE OR REPLACE FUNCTION cases_auditevent_append_only() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION USING
-            MESSAGE = 'cases_auditevent is append-only: ' || TG_OP || ' refused',
-            ERRCODE = 'insufficient_privilege';
-    END;
-    $$
-    """,
-    "DROP TRIGGER IF EXISTS cases_auditevent_append_only ON cases_auditevent",
-    """
-    CREATE TRIGGER cases_auditevent_append_only
-        BEFORE UPDATE OR DELETE ON cases_auditevent
-        FOR EACH ROW EXECUTE FUNCTION cases_auditevent_append_only()
-    """,
-)
-AUDIT_TRIGGER_REVERSE_SQL = (
-    "DROP TRIGGER IF EXISTS cases_auditevent_append_only ON cases_auditevent",
-    "DROP FUNCTION IF EXISTS cases_auditevent_append_only()",
-)

@@ -21,26 +21,12 @@ from typing import Any, TextIO
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from cases.audit import Actor, ChainHead, chain_head, record
+from cases.audit import HASHED_FIELDS, Actor, ChainHead, chain_head, record
 from cases.models import AuditEvent, Case
 
 FORMATS = ("csv", "jsonl")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
-COLUMNS = (
-    "seq",
-    "created_at",
-    "actor_type",
-    "actor_id",
-    "actor_label",
-    "action",
-    "case_id",
-    "case_reference",
-    "object_type",
-    "object_id",
-    "details",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
 EXPORT_VERSION = "privacy-desk-audit-export/1"
 EXPORTED_ACTION = "audit.exported"
 # Rows fetched per round trip: bounds memory (a chunk of rows is all that is ever held).

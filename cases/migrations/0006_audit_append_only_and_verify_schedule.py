@@ -3,7 +3,8 @@
 The trigger refuses UPDATE and DELETE on cases_auditevent even for raw SQL; SQLite (trials only)
 relies on the model and queryset guards. The schedule runs cases.audit.run_scheduled_verification,
 whose outcome is recorded as an `audit.verified` event and shown on the admin home page.
-The SQL is copied from cases.audit on purpose: a migration keeps doing what it did when written.
+TRUNCATE is not refused: Django's test flush uses it; revoke TRUNCATE from the application role
+in production instead.
 """
 
 from django.db import migrations
