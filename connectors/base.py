@@ -251,13 +251,17 @@ def make_retry(*, retry_post: bool = False, retries: int = DEFAULT_RETRIES,
 
 
 def make_session(*, retry_post: bool = False, retries: int = DEFAULT_RETRIES,
-                 backoff_factor: float = 0.5) -> requests.Session:
-    """A requests.Session with the safe retry policy mounted for http and https."""
+                 backoff_factor: float = 0.5,
+                 adapter: Callable[..., HTTPAdapter] = HTTPAdapter) -> requests.Session:
+    """A requests.Session with the safe retry policy mounted for http and https.
+
+    `adapter` builds the transport adapter from `max_retries=` (e.g. the download's pinning one).
+    """
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=make_retry(
+    mounted = adapter(max_retries=make_retry(
         retry_post=retry_post, retries=retries, backoff_factor=backoff_factor))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    session.mount("https://", mounted)
+    session.mount("http://", mounted)
     session.headers["User-Agent"] = USER_AGENT
     return session
 

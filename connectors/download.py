@@ -3,7 +3,10 @@
 The URL comes from a vendor response, so it is treated as untrusted: only allow-listed hosts,
 no private or loopback addresses unless the operator listed the host as such, every redirect
 re-checked, the bearer token only for Adobe's API host, a size cap, and no partial file left
-behind. The ZIP and its URL hold personal data (vendor-contracts.md §2): messages name the host
+behind. The connection goes to an address that was checked, never to a second DNS answer (a
+host that "rebinds" to 127.0.0.1 between the check and the connect gains nothing), and the
+environment's proxy settings are not used for downloads, since a proxy would resolve the host
+again. The ZIP and its URL hold personal data (vendor-contracts.md §2): messages name the host
 only, never the URL.
 """
 
@@ -15,10 +18,16 @@ import os
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from functools import partial
+from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 
 from connectors.base import (
     AttemptHook,
@@ -27,6 +36,7 @@ from connectors.base import (
     PermanentError,
     TransientError,
     Transport,
+    make_session,
 )
 
 ADOBE_API_HOST = "platform.adobe.io"
@@ -37,6 +47,7 @@ DEFAULT_PORTS = {"https": 443, "http": 80}
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 Resolver = Callable[[str, int], Iterable[str]]
+Pins = Callable[[str, int], Iterable[str]]
 
 
 def parse_hosts(value: str | Iterable[str]) -> frozenset[str]:
@@ -101,6 +112,52 @@ def _refused(message: str, code: str) -> PermanentError:
     return PermanentError(f"Result download refused: {message}", code=code)
 
 
+# --------------------------------------------------------------------------- address pinning
+
+
+class _PinnedConnectionMixin:
+    """Connects to the addresses `pins(host, port)` gives, in order, instead of resolving the host
+    again. TLS still verifies the certificate against the host name (SNI and Host unchanged)."""
+
+    pins: Pins
+    host: str
+    port: int
+    timeout: float | None
+    source_address: tuple[str, int] | None
+    socket_options: Any
+
+    def _new_conn(self) -> socket.socket:
+        error: Exception | None = None
+        for address in self.pins(self.host, self.port):
+            try:
+                return urllib3_connection.create_connection(
+                    (address, self.port), self.timeout, source_address=self.source_address,
+                    socket_options=self.socket_options)
+            except TimeoutError:
+                error = ConnectTimeoutError(self, f"Connection to {self.host} timed out")
+            except OSError as exc:
+                error = NewConnectionError(self, f"Failed to establish a new connection: {exc}")
+        raise error or NewConnectionError(self, f"{self.host} has no checked address")
+
+
+class PinnedAdapter(HTTPAdapter):
+    """A transport adapter whose connections go only to the addresses `pins` names for a host."""
+
+    def __init__(self, pins: Pins, **kwargs: Any) -> None:
+        self.pins = pins  # before super().__init__(), which builds the pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        attrs = {"pins": staticmethod(self.pins)}
+        http = type("PinnedHTTPConnection", (_PinnedConnectionMixin, HTTPConnection), attrs)
+        https = type("PinnedHTTPSConnection", (_PinnedConnectionMixin, HTTPSConnection), attrs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("PinnedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("PinnedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
+
+
 class ResultDownloader(Transport):
     vendor = "download"
     label = "The result file host"
@@ -108,6 +165,11 @@ class ResultDownloader(Transport):
     def __init__(self, policy: DownloadPolicy, *, session: requests.Session | None = None,
                  on_attempt: AttemptHook | None = None, resolver: Resolver = resolve_host,
                  timeout: tuple[float, float] = (5.0, 60.0)) -> None:
+        # Addresses each (host, port) was checked against; connections go only to these.
+        self._checked: dict[tuple[str, int], tuple[str, ...]] = {}
+        if session is None:
+            session = make_session(adapter=partial(PinnedAdapter, self._checked_addresses))
+            session.trust_env = False  # no proxy from the environment: it would resolve again
         super().__init__(session=session, on_attempt=on_attempt, timeout=timeout)
         self.policy = policy
         self.resolver = resolver
@@ -152,7 +214,14 @@ class ResultDownloader(Transport):
         if not private_ok and not all(is_public_address(a) for a in addresses):
             raise _refused(f"{host} resolves to a private or loopback address; list it "
                            "explicitly as a private host if that is intended", "private_address")
+        self._checked[(host, port)] = tuple(addresses)
         return _Hop(host, private_ok, self._token_allowed(host, parts.scheme, addresses))
+
+    def _checked_addresses(self, host: str, port: int) -> tuple[str, ...]:
+        addresses = self._checked.get((host.strip("[]").lower(), port))
+        if not addresses:  # a connection check_url() did not allow: refuse, do not resolve
+            raise _refused(f"{host}:{port} was not checked before connecting", "unchecked_host")
+        return addresses
 
     def _entry(self, host: str, port: int, scheme: str) -> str | None:
         known = self.policy.allowed_hosts | self.policy.private_hosts

@@ -6,7 +6,9 @@ import hashlib
 import io
 import os
 import stat
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -261,3 +263,64 @@ def test_public_address_check(address: str, public: bool) -> None:
 def test_host_lists_are_normalised() -> None:
     assert parse_hosts(" Platform.Adobe.IO., 127.0.0.1:8001 ,,") == frozenset(
         {"platform.adobe.io", "127.0.0.1:8001"})
+
+
+# --------------------------------------------------------------------------- address pinning
+
+
+class _FileHandler(BaseHTTPRequestHandler):
+    hosts: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.hosts.append(self.headers["Host"])
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(ZIP)))
+        self.end_headers()
+        self.wfile.write(ZIP)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def file_server() -> Iterator[tuple[int, list[str]]]:
+    """A plain HTTP server on loopback; yields its port and the Host headers it received."""
+    handler = type("Handler", (_FileHandler,), {"hosts": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], handler.hosts
+    server.shutdown()
+    server.server_close()
+
+
+def test_connects_to_the_checked_address_without_resolving_again(
+        file_server: tuple[int, list[str]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # files.example exists nowhere: only the address the check approved can have been used,
+    # and the environment's proxy (which would resolve the name again) is ignored.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    port, hosts = file_server
+    lookups: list[str] = []
+
+    def resolve_once(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    entry = f"files.example:{port}"
+    downloader = ResultDownloader(DownloadPolicy(allowed_hosts={entry}, private_hosts={entry}),
+                                  resolver=resolve_once)
+    result = downloader.download(f"http://{entry}/r.zip", tmp_path / "r.zip")
+    assert (tmp_path / "r.zip").read_bytes() == ZIP and result.host == "files.example"
+    assert lookups == ["files.example"]
+    assert hosts == [entry]  # the Host header still names the host, not the address
+
+
+def test_a_connection_that_was_not_checked_is_refused(
+        file_server: tuple[int, list[str]]) -> None:
+    port, hosts = file_server
+    downloader = ResultDownloader(DownloadPolicy(allowed_hosts=set()), resolver=resolver)
+    with pytest.raises(PermanentError) as caught:
+        downloader.session.get(f"http://127.0.0.1:{port}/r.zip", timeout=5)
+    assert caught.value.code == "unchecked_host"
+    assert hosts == []
