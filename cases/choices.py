@@ -230,3 +230,19 @@ class RejectionReason(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn by the subject"
     EXEMPT = "exempt", "Exemption applies"
     OTHER = "other", "Other"
+
+
+class ApiScope(models.TextChoices):
+    """What an API key may do. Without `cases:all` a client sees only the cases it opened."""
+
+    CASES_READ = "cases:read", "Read cases and their audit trail"
+    CASES_WRITE = "cases:write", "Open and submit cases"
+    RESULTS_READ = "results:read", "Download result files"
+    CASES_ALL = "cases:all", "Every case, not only the ones this client opened"
+
+
+class WebhookStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"

@@ -20,6 +20,7 @@ from cases.choices import (
     CASE_TRANSITIONS,
     JOB_ACTIVE,
     ActorType,
+    ApiScope,
     CaseActions,
     CaseStatus,
     IdentityType,
@@ -28,6 +29,7 @@ from cases.choices import (
     RejectionReason,
     ResultStatus,
     Vendor,
+    WebhookStatus,
 )
 from cases.crypto import EncryptedTextField, blind_index, blind_index_candidates
 
@@ -295,15 +297,6 @@ class ResultFile(models.Model):
         return self.name
 
 
-class ApiScope(models.TextChoices):
-    """What an API key may do. Without `cases:all` a client sees only the cases it opened."""
-
-    CASES_READ = "cases:read", "Read cases and their audit trail"
-    CASES_WRITE = "cases:write", "Open and submit cases"
-    RESULTS_READ = "results:read", "Download result files"
-    CASES_ALL = "cases:all", "Every case, not only the ones this client opened"
-
-
 def validate_webhook_url(value: str) -> None:
     # URLField already checks the shape; only plain web schemes make sense for a POST.
     if value and not value.lower().startswith(("http://", "https://")):
@@ -428,13 +421,6 @@ class CaseIntake(models.Model):
 
     def __str__(self) -> str:
         return f"Intake of {self.case_id}"
-
-
-class WebhookStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
 
 
 class WebhookDelivery(models.Model):

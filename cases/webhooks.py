@@ -31,7 +31,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.audit import Actor, record
-from cases.models import ApiClient, Case, WebhookDelivery, WebhookStatus
+from cases.choices import WebhookStatus
+from cases.models import ApiClient, Case, WebhookDelivery
 from connectors.download import is_public_address, resolve_host
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from django.utils.safestring import SafeString
 from cases import webhooks
 from cases.api import clients
 from cases.audit import Actor
-from cases.models import ApiClient, ApiScope, WebhookDelivery
+from cases.choices import ApiScope
+from cases.models import ApiClient, WebhookDelivery
 
 
 class ApiClientForm(forms.ModelForm):

@@ -34,7 +34,8 @@ from cases.api.serializers import (
     ErrorSerializer,
 )
 from cases.audit import Actor
-from cases.models import ApiClient, ApiScope, AuditEvent, Case, ResultFile, VendorJob
+from cases.choices import ApiScope
+from cases.models import ApiClient, AuditEvent, Case, ResultFile, VendorJob
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255

@@ -6,7 +6,8 @@ from rest_framework.test import APIClient
 
 from cases.api import clients
 from cases.audit import Actor
-from cases.models import ApiClient, ApiScope
+from cases.choices import ApiScope
+from cases.models import ApiClient
 
 ALL_SCOPES = [ApiScope.CASES_READ, ApiScope.CASES_WRITE, ApiScope.RESULTS_READ]
 

@@ -2,7 +2,8 @@ import pytest
 from django.contrib.auth.models import User
 
 import cases.api.admin  # noqa: F401  (registers the API admin until cases/admin.py imports it)
-from cases.models import ApiClient, AuditEvent, WebhookDelivery, WebhookStatus
+from cases.choices import WebhookStatus
+from cases.models import ApiClient, AuditEvent, WebhookDelivery
 from tests.api.conftest import http_for
 
 

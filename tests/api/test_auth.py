@@ -3,7 +3,8 @@ from rest_framework.test import APIClient
 
 from cases.api import clients
 from cases.audit import Actor
-from cases.models import ApiClient, ApiScope, AuditEvent, hash_api_key
+from cases.choices import ApiScope
+from cases.models import ApiClient, AuditEvent, hash_api_key
 from tests.api.conftest import case_body, http_for
 
 LIST_URL = "/api/v1/cases/"

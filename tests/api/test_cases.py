@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from cases import services
 from cases.audit import Actor
-from cases.choices import CaseStatus, JobStatus
-from cases.models import ApiScope, AuditEvent, ResultFile, VendorJob
+from cases.choices import ApiScope, CaseStatus, JobStatus
+from cases.models import AuditEvent, ResultFile, VendorJob
 from tests.api.conftest import http_for
 
 LIST_URL = "/api/v1/cases/"

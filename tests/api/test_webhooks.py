@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from cases import services, webhooks
 from cases.audit import Actor
-from cases.models import ApiClient, AuditEvent, WebhookDelivery, WebhookStatus
+from cases.choices import WebhookStatus
+from cases.models import ApiClient, AuditEvent, WebhookDelivery
 
 HOOK_URL = "https://hooks.example.com/privacy-desk"
 OFFICER = Actor.system("tests")

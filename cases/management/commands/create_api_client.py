@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cases.api import clients
 from cases.audit import Actor
-from cases.models import ApiClient, ApiScope
+from cases.choices import ApiScope
+from cases.models import ApiClient
 
 DEFAULT_SCOPES = [ApiScope.CASES_READ, ApiScope.CASES_WRITE, ApiScope.RESULTS_READ]
 
