@@ -31,8 +31,9 @@ from cases.admin_steps import (
     step_url_name,
 )
 from cases.api import admin as _api_admin  # noqa: F401  (API clients, webhook deliveries)
-from cases.audit import Actor, record
+from cases.audit import Actor
 from cases.choices import (
+    CASE_SUBJECT_EDITABLE,
     CASE_TERMINAL,
     CaseStatus,
     JobStatus,
@@ -56,8 +57,8 @@ from cases.models import (
 )
 from cases.templatetags.case_admin import deadline_badge, job_status_badge, status_badge
 
-# Subject and identities may change only before any vendor has been sent them.
-SUBJECT_EDITABLE = frozenset({CaseStatus.NEW, CaseStatus.VERIFIED})
+# Set on the request when a service refused the edit, so the admin reports no success.
+REFUSED_ATTR = "_privacy_desk_refused"
 # The case page shows this many newest events; the audit list has the rest.
 TIMELINE_LIMIT = 200
 # The workflow layer adds a view of this name (args: case pk, result pk) to serve result files
@@ -142,7 +143,7 @@ class SubjectInline(admin.StackedInline):
         return False  # created with the case by services.create_case
 
     def has_change_permission(self, request, obj=None) -> bool:
-        editable = obj is not None and obj.status in SUBJECT_EDITABLE
+        editable = obj is not None and obj.status in CASE_SUBJECT_EDITABLE
         return editable and super().has_change_permission(request, obj)
 
     @admin.display(description="Identities")
@@ -153,7 +154,7 @@ class SubjectInline(admin.StackedInline):
             {
                 "identities": subject.identities.all(),
                 "subject_url": url,
-                "editable": subject.case.status in SUBJECT_EDITABLE,
+                "editable": subject.case.status in CASE_SUBJECT_EDITABLE,
             },
         )
 
@@ -230,8 +231,40 @@ def _looks_like_email(term: str) -> bool:
     return bool(at and local and "." in domain and not any(c.isspace() for c in term))
 
 
+class ServiceWritesAdmin(admin.ModelAdmin):
+    """For admins whose saves go through services: a refusal is shown as an error, and Django's
+    "changed successfully" message and change-log entry are left out for that request."""
+
+    def refuse(self, request: HttpRequest, message: str) -> None:
+        setattr(request, REFUSED_ATTR, True)
+        self.message_user(request, message, messages.ERROR)
+
+    def edit_subject(self, request: HttpRequest, case: Case, save) -> None:
+        if getattr(request, REFUSED_ATTR, False):
+            return  # the form's save was refused: its inline formsets are not saved either
+        try:
+            services.edit_subject(case, save, actor=Actor.for_user(request.user))
+        except TransitionError as exc:
+            self.refuse(request, str(exc))
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        if getattr(request, REFUSED_ATTR, False):
+            return []  # a refused save wrote nothing (and its formsets never saved)
+        return super().construct_change_message(request, form, formsets, add)
+
+    def log_change(self, request, obj, message):
+        if not getattr(request, REFUSED_ATTR, False):
+            return super().log_change(request, obj, message)
+        return None
+
+    def response_change(self, request, obj) -> HttpResponse:
+        if getattr(request, REFUSED_ATTR, False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ServiceWritesAdmin):
     list_display = [
         "reference",
         "external_ref",
@@ -370,13 +403,19 @@ class CaseAdmin(admin.ModelAdmin):
                 obj, actor=Actor.for_user(request.user), assignee=form.cleaned_data["assignee"]
             )
         except (TransitionError, ValidationError) as exc:
-            self.message_user(request, refusal(obj, exc), messages.ERROR)
+            self.refuse(request, refusal(obj, exc))
 
     def save_formset(self, request, form, formset, change) -> None:
         changed = sorted({name for f in formset.forms for name in f.changed_data})
-        formset.save()
-        if formset.model is DataSubject and changed:
-            _audit_subject_edit(request, form.instance, fields=changed)
+        if formset.model is not DataSubject or not changed:
+            formset.save()
+            return
+
+        def save() -> dict[str, object]:
+            formset.save()
+            return {"fields": changed}
+
+        self.edit_subject(request, form.instance, save)
 
     # Views
 
@@ -644,15 +683,6 @@ def _data(form: StepForm | None) -> Mapping[str, Any]:
     return form.cleaned_data if form is not None else {}
 
 
-def _audit_subject_edit(request: HttpRequest, case: Case, **details: Any) -> None:
-    """Edits of the subject and identities are audited by field name and count, never value."""
-    record(
-        "subject.updated",
-        actor=Actor.for_user(request.user),
-        case=case,
-        obj=case,
-        details=details,
-    )
 
 
 # --- Subject and identities -----------------------------------------------------------------------
@@ -665,7 +695,7 @@ class IdentityInline(admin.TabularInline):
     extra = 1
 
     def _editable(self, obj: DataSubject | None) -> bool:
-        return obj is not None and obj.case.status in SUBJECT_EDITABLE
+        return obj is not None and obj.case.status in CASE_SUBJECT_EDITABLE
 
     def has_add_permission(self, request, obj=None) -> bool:
         return self._editable(obj) and super().has_add_permission(request, obj)
@@ -678,7 +708,7 @@ class IdentityInline(admin.TabularInline):
 
 
 @admin.register(DataSubject)
-class DataSubjectAdmin(admin.ModelAdmin):
+class DataSubjectAdmin(ServiceWritesAdmin):
     """Reached from the case page only; edits allowed while the case is new or verified."""
 
     form = DataSubjectForm
@@ -699,7 +729,7 @@ class DataSubjectAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
-        editable = obj is None or obj.case.status in SUBJECT_EDITABLE
+        editable = obj is None or obj.case.status in CASE_SUBJECT_EDITABLE
         return editable and super().has_change_permission(request, obj)
 
     @admin.display(description="Case")
@@ -708,26 +738,35 @@ class DataSubjectAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, subject.case.reference)
 
     def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        if form.changed_data:
-            _audit_subject_edit(request, obj.case, fields=sorted(form.changed_data))
+        if not form.changed_data:
+            return
+
+        def save() -> dict[str, object]:
+            obj.save()
+            return {"fields": sorted(form.changed_data)}
+
+        self.edit_subject(request, obj.case, save)
 
     def save_formset(self, request, form, formset, change) -> None:
-        formset.save()
-        touched = [*formset.new_objects, *(o for o, _ in formset.changed_objects)]
-        touched += formset.deleted_objects
-        if touched:
-            _audit_subject_edit(
-                request,
-                form.instance.case,
-                identities_added=len(formset.new_objects),
-                identities_changed=len(formset.changed_objects),
-                identities_removed=len(formset.deleted_objects),
-                namespaces=sorted({identity.namespace for identity in touched}),
-            )
+        if not formset.has_changed():
+            formset.save()  # writes nothing; sets what the admin's change message reads
+            return
+
+        def save() -> dict[str, object]:
+            formset.save()
+            touched = [*formset.new_objects, *(o for o, _ in formset.changed_objects)]
+            touched += formset.deleted_objects
+            return {
+                "identities_added": len(formset.new_objects),
+                "identities_changed": len(formset.changed_objects),
+                "identities_removed": len(formset.deleted_objects),
+                "namespaces": sorted({identity.namespace for identity in touched}),
+            }
+
+        self.edit_subject(request, form.instance.case, save)
 
     def response_change(self, request, obj) -> HttpResponse:
-        if "_continue" in request.POST:
+        if "_continue" in request.POST or getattr(request, REFUSED_ATTR, False):
             return super().response_change(request, obj)
         self.message_user(request, f"Subject of {obj.case.reference} saved.")
         return HttpResponseRedirect(reverse("admin:cases_case_change", args=[obj.case_id]))

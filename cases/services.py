@@ -6,7 +6,7 @@ a keyword-only `actor` (see `cases.audit.Actor`) and raises `ValidationError` fo
 """
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,6 +20,7 @@ from cases import deadlines, routing, vendors, webhooks
 from cases.audit import Actor, record
 from cases.choices import (
     CASE_HOLDABLE,
+    CASE_SUBJECT_EDITABLE,
     CASE_TERMINAL,
     JOB_ENDED_WELL,
     JOB_RETRYABLE,
@@ -307,6 +308,25 @@ def reject(case: Case, *, actor: Actor, reason: str, code: str = RejectionReason
 
 
 ROUTING_EDITABLE = frozenset({CaseStatus.NEW, CaseStatus.VERIFIED})
+
+
+@transaction.atomic
+def edit_subject(case: Case, save: Callable[[], Mapping[str, object]], *, actor: Actor) -> None:
+    """Apply an officer's validated edit of the subject or identities.
+
+    `save` writes the edit and returns what to audit: field names and counts, never values.
+    Only while the case is new or verified: once submitted, the vendors hold the identities as
+    they were. The case row is locked, so a submission cannot slip in between this check and the
+    write.
+    """
+    case = _lock(case)
+    if case.status not in CASE_SUBJECT_EDITABLE:
+        raise TransitionError(
+            f"{case.reference} is {case.get_status_display().lower()}: its subject and identities "
+            "went to the vendors as they were and can no longer be edited."
+        )
+    details = save()
+    record("subject.updated", actor=actor, case=case, obj=case, details=dict(details))
 
 
 @transaction.atomic

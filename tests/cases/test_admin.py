@@ -13,6 +13,7 @@ from django.utils import timezone
 from cases import services
 from cases.audit import Actor
 from cases.choices import CaseStatus, JobStatus
+from cases.forms import DataSubjectForm
 from cases.models import AuditEvent, Case, Identity, ResultFile, VendorJob
 from cases.templatetags.case_admin import officer_queue_boxes
 
@@ -263,6 +264,25 @@ def test_changing_the_assignee_goes_through_the_service(officer_client, make_cas
     assert event.details == {"assignee_id": other_officer.pk}
 
 
+def identity_rows(subject, *added: dict[str, str]) -> dict[str, object]:
+    """The identities inline as the subject page posts it: the existing rows, then `added`."""
+    existing = list(subject.identities.all())
+    data: dict[str, object] = {
+        "identities-TOTAL_FORMS": len(existing) + len(added),
+        "identities-INITIAL_FORMS": len(existing),
+        "identities-MIN_NUM_FORMS": 0,
+        "identities-MAX_NUM_FORMS": 1000,
+    }
+    rows = [
+        {"id": i.pk, "subject": subject.pk, "namespace": i.namespace, "type": i.type,
+         "value": i.value}
+        for i in existing
+    ]
+    for n, row in enumerate([*rows, *added]):
+        data |= {f"identities-{n}-{name}": value for name, value in row.items()}
+    return data
+
+
 def test_subject_is_editable_only_before_vendors_are_involved(officer_client, make_case):
     case = make_case()
     new_page = officer_client.get(case_url(case)).content.decode()
@@ -277,26 +297,9 @@ def test_subject_is_editable_only_before_vendors_are_involved(officer_client, ma
 def test_identities_are_edited_on_the_subject_page_and_audited(officer_client, make_case):
     case = make_case()
     subject = case.subject
-    existing = list(subject.identities.all())
-    data = {
-        "name": "Ada King",
-        "email": "ada.lovelace@example.org",
-        "identities-TOTAL_FORMS": 3,
-        "identities-INITIAL_FORMS": 2,
-        "identities-MIN_NUM_FORMS": 0,
-        "identities-MAX_NUM_FORMS": 1000,
-        "identities-2-namespace": "loyaltyId",
-        "identities-2-type": "custom",
-        "identities-2-value": "LOY-42",
-    }
-    for i, identity in enumerate(existing):
-        data |= {
-            f"identities-{i}-id": identity.pk,
-            f"identities-{i}-subject": subject.pk,
-            f"identities-{i}-namespace": identity.namespace,
-            f"identities-{i}-type": identity.type,
-            f"identities-{i}-value": identity.value,
-        }
+    data = {"name": "Ada King", "email": "ada.lovelace@example.org"} | identity_rows(
+        subject, {"namespace": "loyaltyId", "type": "custom", "value": "LOY-42"}
+    )
     url = reverse("admin:cases_datasubject_change", args=[subject.pk])
 
     response = officer_client.post(url, data)
@@ -315,6 +318,45 @@ def test_identities_are_edited_on_the_subject_page_and_audited(officer_client, m
             "namespaces": ["loyaltyId"],
         },
     ]
+
+
+def test_subject_name_alone_is_edited_with_identities_untouched(officer_client, make_case):
+    case = make_case()
+    url = reverse("admin:cases_datasubject_change", args=[case.subject.pk])
+    data = {"name": "Ada King", "email": "ada.lovelace@example.org"} | identity_rows(case.subject)
+
+    response = officer_client.post(url, data)
+
+    assert response.status_code == 302 and response.url == case_url(case)
+    case.subject.refresh_from_db()
+    assert case.subject.name == "Ada King" and case.subject.identities.count() == 2
+    events = AuditEvent.objects.filter(case=case, action="subject.updated")
+    assert [e.details for e in events] == [{"fields": ["name"]}]
+
+
+def test_subject_edit_racing_a_submission_is_refused_and_nothing_changes(
+    officer_client, make_case, monkeypatch
+):
+    case = make_case()
+    subject = case.subject
+    original_clean = DataSubjectForm.clean
+
+    def clean_then_submit_elsewhere(form):
+        # Another officer submits the case after this form was checked, before it is saved.
+        set_status(case, CaseStatus.IN_PROGRESS)
+        return original_clean(form)
+
+    monkeypatch.setattr(DataSubjectForm, "clean", clean_then_submit_elsewhere)
+    url = reverse("admin:cases_datasubject_change", args=[subject.pk])
+    data = {"name": "Ada King", "email": "ada.lovelace@example.org"} | identity_rows(subject)
+
+    response = officer_client.post(url, data, follow=True)
+
+    subject.refresh_from_db()
+    assert subject.name == "Ada Lovelace"
+    page = response.content.decode()
+    assert "can no longer be edited" in page and "saved" not in page
+    assert not AuditEvent.objects.filter(case=case, action="subject.updated").exists()
 
 
 def test_identity_inline_refuses_what_the_intake_refuses(officer_client, make_case):

@@ -194,3 +194,31 @@ def test_no_audit_event_holds_personal_data(make_case, system_actor):
         text = repr(event.__dict__)
         for secret in secrets:
             assert secret.lower() not in text.lower(), (event.action, secret)
+
+
+def test_edit_subject_saves_and_audits_names_and_counts_only(make_case, system_actor):
+    case = make_case()
+
+    def save():
+        case.subject.name = "Ada King"
+        case.subject.save()
+        return {"fields": ["name"]}
+
+    services.edit_subject(case, save, actor=system_actor)
+
+    case.subject.refresh_from_db()
+    assert case.subject.name == "Ada King"
+    event = AuditEvent.objects.get(case=case, action="subject.updated")
+    assert event.details == {"fields": ["name"]}
+
+
+def test_edit_subject_is_refused_once_the_case_went_to_the_vendors(make_case, system_actor):
+    case = make_case()
+    Case.objects.filter(pk=case.pk).update(status=CaseStatus.IN_PROGRESS)  # submitted meanwhile
+    saved = []
+
+    with pytest.raises(TransitionError, match="can no longer be edited"):
+        services.edit_subject(case, lambda: saved.append(1) or {}, actor=system_actor)
+
+    assert saved == []
+    assert not AuditEvent.objects.filter(case=case, action="subject.updated").exists()
