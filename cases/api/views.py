@@ -8,13 +8,13 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.defaults import page_not_found
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
@@ -40,6 +40,8 @@ from cases.models import ApiClient, AuditEvent, Case, ResultFile, VendorJob
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
 MAX_ID = 2**63  # bigint: a larger id cannot exist, and some databases refuse to compare it
+NO_CASE = "No such case among the cases this API client can see."
+NO_RESULT = "This case has no result file with that id."
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -112,7 +114,7 @@ class CaseViewSet(viewsets.GenericViewSet):
         return cases
 
     def get_object(self) -> Case:
-        return get_object_or_404(self.get_queryset(), pk=_int_or_404(self.kwargs["pk"]))
+        return _get_or_404(self.get_queryset(), self.kwargs["pk"], NO_CASE)
 
     def get_queryset(self) -> QuerySet[Case]:
         # A fixed number of queries whatever the page size: jobs and results come in two.
@@ -209,7 +211,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], serializer_class=AuditEventSerializer)
     def events(self, request: Request, pk: str) -> Response:
-        case = get_object_or_404(self.visible_cases(), pk=_int_or_404(pk))
+        case = _get_or_404(self.visible_cases(), pk, NO_CASE)
         page = self.paginate_queryset(AuditEvent.objects.filter(case=case).order_by("seq"))
         return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
@@ -228,8 +230,8 @@ class CaseViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], url_path=r"results/(?P<result_id>[^/]+)/download",
             content_negotiation_class=IgnoreAcceptHeader)
     def download(self, request: Request, pk: str, result_id: str) -> FileResponse:
-        case = get_object_or_404(self.visible_cases(), pk=_int_or_404(pk))
-        result = get_object_or_404(case.results.all(), pk=_int_or_404(result_id))
+        case = _get_or_404(self.visible_cases(), pk, NO_CASE)
+        result = _get_or_404(case.results.all(), result_id, NO_RESULT)
         try:
             handle = result.file.open("rb")
         except (FileNotFoundError, ValueError):
@@ -261,15 +263,17 @@ def _filtered(cases: QuerySet[Case], filters: dict) -> QuerySet[Case]:
     return cases
 
 
-def _int_or_404(value: str) -> int:
-    """A path id as a database id; anything else (or out of bigint range) is simply not found."""
+def _get_or_404(queryset: QuerySet, value: str, message: str):
+    """The row with path id `value`; anything else (not a number, out of bigint range, absent or
+    not visible to this client) is a 404 that says what was not found."""
     try:
         number = int(value)
     except ValueError:
-        raise Http404 from None
-    if not 0 < number < MAX_ID:
-        raise Http404
-    return number
+        number = 0
+    found = queryset.filter(pk=number).first() if 0 < number < MAX_ID else None
+    if found is None:
+        raise NotFound(message)
+    return found
 
 
 def _idempotency_key(request: Request) -> str | None:

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from cases import services
+from cases.api.views import NO_CASE, NO_RESULT
 from cases.audit import Actor
 from cases.choices import ApiScope, CaseStatus, JobStatus
 from cases.models import AuditEvent, ResultFile, VendorJob
@@ -55,6 +56,7 @@ def test_another_clients_case_is_not_found(make_client, own_case, path):
     response = http_for(other_key).get(LIST_URL + path.format(pk=own_case.pk))
 
     assert response.status_code == 404
+    assert response.json() == {"detail": NO_CASE}
 
 
 def test_another_client_cannot_submit_it_either(make_client, own_case):
@@ -89,6 +91,7 @@ def test_an_unknown_id_is_404(api, pk):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": NO_CASE}
 
 
 def _make_cases(make_case, client, n: int, start: int = 0) -> None:
@@ -241,3 +244,4 @@ def test_download_of_another_cases_result_is_404(api, make_case, ticketing, atta
     response = api.get(f"{LIST_URL}{other.pk}/results/{result.pk}/download/")
 
     assert response.status_code == 404
+    assert response.json() == {"detail": NO_RESULT}
