@@ -33,8 +33,8 @@ from cases.admin_steps import (
 from cases.api import admin as _api_admin  # noqa: F401  (API clients, webhook deliveries)
 from cases.audit import Actor
 from cases.choices import (
-    CASE_SUBJECT_EDITABLE,
     CASE_TERMINAL,
+    CASE_UNSUBMITTED,
     CaseStatus,
     JobStatus,
 )
@@ -143,7 +143,7 @@ class SubjectInline(admin.StackedInline):
         return False  # created with the case by services.create_case
 
     def has_change_permission(self, request, obj=None) -> bool:
-        editable = obj is not None and obj.status in CASE_SUBJECT_EDITABLE
+        editable = obj is not None and obj.status in CASE_UNSUBMITTED
         return editable and super().has_change_permission(request, obj)
 
     @admin.display(description="Identities")
@@ -154,7 +154,7 @@ class SubjectInline(admin.StackedInline):
             {
                 "identities": subject.identities.all(),
                 "subject_url": url,
-                "editable": subject.case.status in CASE_SUBJECT_EDITABLE,
+                "editable": subject.case.status in CASE_UNSUBMITTED,
             },
         )
 
@@ -683,8 +683,6 @@ def _data(form: StepForm | None) -> Mapping[str, Any]:
     return form.cleaned_data if form is not None else {}
 
 
-
-
 # --- Subject and identities -----------------------------------------------------------------------
 
 
@@ -695,7 +693,7 @@ class IdentityInline(admin.TabularInline):
     extra = 1
 
     def _editable(self, obj: DataSubject | None) -> bool:
-        return obj is not None and obj.case.status in CASE_SUBJECT_EDITABLE
+        return obj is not None and obj.case.status in CASE_UNSUBMITTED
 
     def has_add_permission(self, request, obj=None) -> bool:
         return self._editable(obj) and super().has_add_permission(request, obj)
@@ -729,7 +727,7 @@ class DataSubjectAdmin(ServiceWritesAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
-        editable = obj is None or obj.case.status in CASE_SUBJECT_EDITABLE
+        editable = obj is None or obj.case.status in CASE_UNSUBMITTED
         return editable and super().has_change_permission(request, obj)
 
     @admin.display(description="Case")

@@ -24,6 +24,7 @@ from cases.choices import (
     CASE_HOLDABLE,
     CASE_TERMINAL,
     CASE_TRANSITIONS,
+    CASE_UNSUBMITTED,
     JOB_ACTIVE,
     CaseStatus,
     JobStatus,
@@ -213,7 +214,7 @@ register_step(
         label="Change routing",
         done="re-routed",
         run=lambda case, given: services.update_routing(case, actor=given.actor, **given.data),
-        shown=lambda case, user: case.status in services.ROUTING_EDITABLE,
+        shown=lambda case, user: case.status in CASE_UNSUBMITTED,
         form=RoutingForm,
     )
 )

@@ -39,8 +39,8 @@ CASE_CLOCK_RUNNING = frozenset(
     {CaseStatus.NEW, CaseStatus.VERIFIED, CaseStatus.IN_PROGRESS, CaseStatus.ACTION_REQUIRED}
 )
 CASE_HOLDABLE = CASE_CLOCK_RUNNING
-# The subject and identities may change only before any vendor has been sent them.
-CASE_SUBJECT_EDITABLE = frozenset({CaseStatus.NEW, CaseStatus.VERIFIED})
+# Nothing has gone to a vendor yet: the subject, identities and routing may still change.
+CASE_UNSUBMITTED = frozenset({CaseStatus.NEW, CaseStatus.VERIFIED})
 
 
 class Action(models.TextChoices):

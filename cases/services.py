@@ -20,8 +20,8 @@ from cases import deadlines, routing, vendors, webhooks
 from cases.audit import Actor, record
 from cases.choices import (
     CASE_HOLDABLE,
-    CASE_SUBJECT_EDITABLE,
     CASE_TERMINAL,
+    CASE_UNSUBMITTED,
     JOB_ENDED_WELL,
     JOB_RETRYABLE,
     JOB_TERMINAL,
@@ -307,8 +307,6 @@ def reject(case: Case, *, actor: Actor, reason: str, code: str = RejectionReason
     return case
 
 
-ROUTING_EDITABLE = frozenset({CaseStatus.NEW, CaseStatus.VERIFIED})
-
 
 @transaction.atomic
 def edit_subject(case: Case, save: Callable[[], Mapping[str, object]], *, actor: Actor) -> None:
@@ -320,7 +318,7 @@ def edit_subject(case: Case, save: Callable[[], Mapping[str, object]], *, actor:
     write.
     """
     case = _lock(case)
-    if case.status not in CASE_SUBJECT_EDITABLE:
+    if case.status not in CASE_UNSUBMITTED:
         raise TransitionError(
             f"{case.reference} is {case.get_status_display().lower()}: its subject and identities "
             "went to the vendors as they were and can no longer be edited."
@@ -340,7 +338,7 @@ def update_routing(
 ) -> Case:
     """Choose vendors, Adobe products and an ID5 jurisdiction before the case is submitted."""
     case = _lock(case)
-    if case.status not in ROUTING_EDITABLE:
+    if case.status not in CASE_UNSUBMITTED:
         raise TransitionError(
             f"Case {case.reference} has gone to the vendors: its routing can no longer change."
         )
