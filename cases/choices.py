@@ -41,6 +41,8 @@ CASE_CLOCK_RUNNING = frozenset(
 CASE_HOLDABLE = CASE_CLOCK_RUNNING
 # Nothing has gone to a vendor yet: the subject, identities and routing may still change.
 CASE_UNSUBMITTED = frozenset({CaseStatus.NEW, CaseStatus.VERIFIED})
+# Nothing is left to send: every vendor job has ended well, or the case itself has ended.
+CASE_NOTHING_TO_SEND = frozenset({CaseStatus.COMPLETED, CaseStatus.CLOSED, CaseStatus.REJECTED})
 
 
 class Action(models.TextChoices):
@@ -152,6 +154,8 @@ JOB_TERMINAL = frozenset(
     }
 )
 JOB_ENDED_WELL = frozenset({JobStatus.COMPLETE, JobStatus.NOT_APPLICABLE})
+# Ended without doing all it was asked: a failed delete keeps a case from closing unconfirmed.
+JOB_FAILED = frozenset({JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED})
 # Jobs an officer may send again.
 JOB_RETRYABLE = frozenset(
     {JobStatus.PENDING, JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED, JobStatus.MANUAL}

@@ -10,21 +10,25 @@ from collections.abc import Callable, Iterable, Mapping
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from cases import deadlines, routing, vendors, webhooks
 from cases.audit import Actor, record
 from cases.choices import (
     CASE_HOLDABLE,
+    CASE_NOTHING_TO_SEND,
     CASE_TERMINAL,
     CASE_UNSUBMITTED,
     JOB_ENDED_WELL,
+    JOB_FAILED,
     JOB_RETRYABLE,
     JOB_TERMINAL,
+    Action,
     CaseActions,
     CaseStatus,
     JobStatus,
@@ -365,8 +369,11 @@ def assign(case: Case, *, actor: Actor, assignee) -> Case:
     case = _lock(case)
     if not case.is_open:
         raise TransitionError(f"Case {case.reference} is {case.status}: it cannot be reassigned.")
-    if assignee is not None and not (assignee.is_active and assignee.is_staff):
-        raise ValidationError({"assignee": "Cases can only go to active staff users."})
+    if assignee is not None and not officers().filter(pk=assignee.pk).exists():
+        raise ValidationError(
+            {"assignee": f"{assignee.get_username()} may not work cases (an auditor, an inactive "
+             "or a non-staff user): cases go only to officers who may change them."}
+        )
     case.assignee = assignee
     case.save()
     record(
@@ -380,19 +387,75 @@ def assign(case: Case, *, actor: Actor, assignee) -> Case:
 
 
 @transaction.atomic
-def close(case: Case, *, actor: Actor, note: str = "") -> Case:
-    """Record that the response has been delivered to the subject."""
+def close(
+    case: Case,
+    *,
+    actor: Actor,
+    note: str = "",
+    confirm_failed_deletes: bool = False,
+    failed_delete_reason: str = "",
+) -> Case:
+    """Record that the response has been delivered to the subject.
+
+    A case whose delete failed (PRODUCT.md, "Closing") closes only when the officer ticks the
+    confirmation and says why. The reason is kept on the case (status_reason) and not in the
+    audit details, since an officer may write personal data in it; the audit holds the job ids.
+    """
     case = _lock(case)
     case.check_transition(CaseStatus.CLOSED)
+    failed = failed_deletes(case)
+    reasons = [note.strip()]
+    if failed:
+        why = _confirm_failed_deletes(failed, confirm_failed_deletes, failed_delete_reason)
+        reasons.append(f"Closed although {_job_labels(failed)} failed: {why}")
     case.closed_at = timezone.now()
-    _set_status(case, CaseStatus.CLOSED, actor=actor, reason=note.strip())
-    record("case.closed", actor=actor, case=case, obj=case)
+    _set_status(case, CaseStatus.CLOSED, actor=actor, reason="\n".join(filter(None, reasons)))
+    details = {"failed_delete_jobs": [job.pk for job in failed], "confirmed": True}
+    record("case.closed", actor=actor, case=case, obj=case, details=details if failed else None)
     return case
 
 
+def failed_deletes(case: Case) -> list[VendorJob]:
+    """The case's delete jobs that ended in error, partially or cancelled."""
+    return list(case.jobs.filter(action=Action.DELETE, status__in=JOB_FAILED).order_by("pk"))
+
+
+def _job_labels(jobs: Iterable[VendorJob]) -> str:
+    return ", ".join(
+        f"the {job.get_vendor_display()} delete ({job.get_status_display().lower()})"
+        for job in jobs
+    )
+
+
+def _confirm_failed_deletes(failed: list[VendorJob], confirmed: bool, reason: str) -> str:
+    if not confirmed:
+        raise ValidationError({"confirm_failed_deletes": (
+            f"The delete did not succeed: {_job_labels(failed)}. Retry it, or tick the "
+            "confirmation and give a reason to close the case anyway."
+        )})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"failed_delete_reason": (
+            "Give the reason for closing a case whose delete failed."
+        )})
+    return reason
+
+
 def officers():
-    """Users a case can be assigned to."""
-    return get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
+    """Users who may work cases, so may be assigned one: active staff holding cases.change_case
+    (the Compliance officer group, or superusers); auditors only read."""
+    holders = Permission.objects.filter(codename="change_case", content_type__app_label="cases")
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(user_permissions__in=holders)
+            | Q(groups__permissions__in=holders)
+        )
+        .distinct()
+        .order_by("username")
+    )
 
 
 # --------------------------------------------------------------------------- vendor jobs
@@ -400,22 +463,62 @@ def officers():
 
 @transaction.atomic
 def submit_case(case: Case, *, actor: Actor) -> Case:
-    """Plan the case into vendor jobs and queue them; a resubmission adds only missing jobs."""
+    """Plan the case into vendor jobs and queue them; a resubmission adds only missing jobs.
+
+    Refused, with nothing written, when nothing is left to send (PRODUCT.md, submit → 409).
+    """
     case = _lock(case)
+    if case.status in CASE_NOTHING_TO_SEND:
+        raise TransitionError(
+            f"Case {case.reference} is {case.get_status_display().lower()}: nothing is left to "
+            "send to the vendors."
+        )
     if case.status != CaseStatus.IN_PROGRESS:
         case.check_transition(CaseStatus.IN_PROGRESS)
+    new_jobs, waiting = planned_submission(case)
+    if not new_jobs and not waiting:
+        raise TransitionError(
+            f"Case {case.reference} has nothing left to send: every vendor job has been sent "
+            "already. A failed job is sent again by an officer with 'Retry failed jobs'."
+        )
     if case.status == CaseStatus.NEW:
         record("case.submitted_unverified", actor=actor, case=case, obj=case)
-    existing = set(case.jobs.values_list("vendor", "action"))
-    for planned in routing.plan_case(case):
-        if (planned.vendor, planned.action) not in existing:
-            _create_job(case, planned, actor=actor)
+    for planned in new_jobs:
+        _create_job(case, planned, actor=actor)
     if case.status != CaseStatus.IN_PROGRESS:
         _set_status(case, CaseStatus.IN_PROGRESS, actor=actor)
     record("case.submitted", actor=actor, case=case, obj=case)
     refresh_case_status(case)
     transaction.on_commit(queue_sending)
     return case
+
+
+def planned_submission(case: Case) -> tuple[list[routing.PlannedJob], list[VendorJob]]:
+    """What a submission would do: the jobs routing adds, and the case's jobs still waiting to
+    be sent (pending, not stopped by an error: sending a failed job again is a retry)."""
+    existing = set(case.jobs.values_list("vendor", "action"))
+    new_jobs = [p for p in routing.plan_case(case) if (p.vendor, p.action) not in existing]
+    waiting = case.jobs.filter(status=JobStatus.PENDING).filter(
+        Q(last_error="") | Q(next_attempt_at__isnull=False)
+    )
+    return new_jobs, list(waiting)
+
+
+def has_something_to_send(case: Case) -> bool:
+    """Whether `submit_case` would send anything (the Submit button shows only then)."""
+    if case.status in CASE_NOTHING_TO_SEND:
+        return False
+    new_jobs, waiting = planned_submission(case)
+    return bool(new_jobs or waiting)
+
+
+def vendors_asked_to_delete(case: Case) -> list[str]:
+    """Labels of the vendors a submission would ask to delete the subject's data."""
+    new_jobs, waiting = planned_submission(case)
+    codes = {p.vendor for p in new_jobs if p.action == Action.DELETE and
+             p.status == JobStatus.PENDING}
+    codes |= {job.vendor for job in waiting if job.action == Action.DELETE}
+    return sorted(Vendor(code).label for code in codes)
 
 
 def _create_job(case: Case, planned: routing.PlannedJob, *, actor: Actor) -> VendorJob:

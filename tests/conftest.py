@@ -75,3 +75,20 @@ def vendor_sandbox(settings):
     settings.RECONCILE_GRACE_SECONDS = 0
     yield server
     server.stop()
+
+
+def submitted_with_jobs(case, actor, default="submitted", **statuses):
+    """Test set-up: verify and submit `case` (vendors unconfigured, so nothing is sent), then
+    move every job to `default`, or to `statuses["<vendor>_<action>"]` (e.g. id5_delete="error").
+    Returns the case as the workflow left it."""
+    from cases.choices import CaseStatus
+
+    if case.status == CaseStatus.NEW:
+        case = services.verify_identity(case, actor=actor)
+    services.submit_case(case, actor=actor)
+    for job in case.jobs.all():
+        status = statuses.get(f"{job.vendor}_{job.action}", default)
+        error = "refused by the vendor" if status in ("error", "partial", "cancelled") else ""
+        services.update_job(job, status=status, last_error=error, next_attempt_at=None)
+    case.refresh_from_db()
+    return case

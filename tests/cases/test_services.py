@@ -1,13 +1,14 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cases import services
-from cases.choices import CaseStatus, RejectionReason
+from cases.choices import CaseStatus, JobStatus, RejectionReason
 from cases.models import AuditEvent, Case, TransitionError
-from tests.conftest import DEFAULT_IDENTITIES
+from tests.conftest import DEFAULT_IDENTITIES, submitted_with_jobs
 
 
 def test_create_case_sets_reference_deadline_and_audits(make_case):
@@ -222,3 +223,134 @@ def test_edit_subject_is_refused_once_the_case_went_to_the_vendors(make_case, sy
 
     assert saved == []
     assert not AuditEvent.objects.filter(case=case, action="subject.updated").exists()
+
+
+# --- Submitting: nothing left to send is refused, nothing written --------------------------------
+
+
+def _snapshot(case) -> tuple:
+    case.refresh_from_db()
+    return (case.status, case.status_changed_at, case.jobs.count(),
+            AuditEvent.objects.filter(case=case).count())
+
+
+def test_submitting_a_completed_case_is_refused_and_changes_nothing(make_case, system_actor):
+    case = submitted_with_jobs(make_case(), system_actor, default=JobStatus.COMPLETE)
+    assert case.status == CaseStatus.COMPLETED
+    before = _snapshot(case)
+
+    with pytest.raises(TransitionError, match="completed: nothing is left to send"):
+        services.submit_case(case, actor=system_actor)
+
+    assert _snapshot(case) == before
+
+
+@pytest.mark.parametrize("status", [CaseStatus.CLOSED, CaseStatus.REJECTED])
+def test_submitting_an_ended_case_is_refused(make_case, system_actor, status):
+    case = make_case()
+    Case.objects.filter(pk=case.pk).update(status=status)
+    before = _snapshot(case)
+
+    with pytest.raises(TransitionError, match="nothing is left to send"):
+        services.submit_case(case, actor=system_actor)
+
+    assert _snapshot(case) == before
+
+
+def test_submitting_when_every_job_was_sent_is_refused_and_points_to_retry(
+    make_case, system_actor
+):
+    case = submitted_with_jobs(make_case(), system_actor, adobe_privacy_access=JobStatus.ERROR)
+    assert case.status == CaseStatus.ACTION_REQUIRED
+    before = _snapshot(case)
+
+    with pytest.raises(TransitionError, match="nothing left to send.*Retry failed jobs"):
+        services.submit_case(case, actor=system_actor)
+
+    assert _snapshot(case) == before
+    assert not services.has_something_to_send(case)
+
+
+def test_a_job_still_waiting_to_be_sent_can_be_submitted_again(make_case, system_actor):
+    case = submitted_with_jobs(make_case(), system_actor, id5_delete=JobStatus.PENDING)
+    assert services.has_something_to_send(case)
+
+    services.submit_case(case, actor=system_actor)
+
+    assert AuditEvent.objects.filter(case=case, action="case.submitted").count() == 2
+
+
+def test_vendors_asked_to_delete_are_those_the_submission_sends_a_delete(make_case, system_actor):
+    case = services.verify_identity(make_case(), actor=system_actor)
+    access_only = services.verify_identity(make_case(actions=["access"]), actor=system_actor)
+
+    assert services.vendors_asked_to_delete(case) == ["Adobe Privacy Service", "ID5"]
+    assert services.vendors_asked_to_delete(access_only) == []
+
+
+# --- Closing a case whose delete failed ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("failed", [JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED])
+def test_a_failed_delete_closes_only_with_confirmation_and_reason(make_case, system_actor, failed):
+    case = submitted_with_jobs(make_case(subject_name="Grace Hopper"), system_actor,
+                               default=JobStatus.COMPLETE, id5_delete=failed)
+    job = case.jobs.get(vendor="id5", action="delete")
+    assert case.status == CaseStatus.ACTION_REQUIRED
+
+    with pytest.raises(ValidationError) as unconfirmed:
+        services.close(case, actor=system_actor, note="Sent by post")
+    with pytest.raises(ValidationError) as no_reason:
+        services.close(case, actor=system_actor, confirm_failed_deletes=True,
+                       failed_delete_reason="  ")
+    case.refresh_from_db()
+    assert case.status == CaseStatus.ACTION_REQUIRED
+    assert "ID5 delete" in unconfirmed.value.message_dict["confirm_failed_deletes"][0]
+    assert "failed_delete_reason" in no_reason.value.message_dict
+
+    case = services.close(case, actor=system_actor, note="Sent by post",
+                          confirm_failed_deletes=True,
+                          failed_delete_reason="Grace Hopper has no ID5 profile")
+
+    assert case.status == CaseStatus.CLOSED
+    assert case.status_reason.startswith("Sent by post\nClosed although the ID5 delete")
+    assert case.status_reason.endswith("Grace Hopper has no ID5 profile")
+    event = AuditEvent.objects.get(case=case, action="case.closed")
+    assert event.details == {"failed_delete_jobs": [job.pk], "confirmed": True}
+    assert "Grace" not in repr(list(AuditEvent.objects.values()))
+
+
+def test_closing_without_a_failed_delete_needs_no_confirmation(make_case, system_actor):
+    case = submitted_with_jobs(make_case(), system_actor, default=JobStatus.COMPLETE,
+                               adobe_privacy_access=JobStatus.ERROR)
+
+    case = services.close(case, actor=system_actor)
+
+    assert case.status == CaseStatus.CLOSED
+    assert AuditEvent.objects.get(case=case, action="case.closed").details == {}
+
+
+# --- Who may be assigned ---------------------------------------------------------------------------
+
+
+def test_officers_are_active_staff_who_may_change_cases(officer, auditor, django_user_model):
+    boss = django_user_model.objects.create_superuser("root", password="x")
+    django_user_model.objects.create_user("gone", is_staff=True, is_active=False).groups.set(
+        officer.groups.all()
+    )
+    direct = django_user_model.objects.create_user("dora", is_staff=True)
+    direct.user_permissions.add(Permission.objects.get(codename="change_case"))
+
+    assert list(services.officers()) == [direct, officer, boss]
+
+
+def test_assign_refuses_the_read_only_auditor(make_case, system_actor, auditor):
+    case = make_case()
+
+    with pytest.raises(ValidationError) as refused:
+        services.assign(case, actor=system_actor, assignee=auditor)
+
+    assert "arthur may not work cases" in refused.value.message_dict["assignee"][0]
+    case.refresh_from_db()
+    assert case.assignee is None
+    assert not AuditEvent.objects.filter(case=case, action="case.assigned").exists()
