@@ -571,11 +571,15 @@ class CaseAdmin(ServiceWritesAdmin):
         cases = list(queryset)
         form = None
         if step.form:
-            form = step.form(request.POST if "apply" in request.POST else None)
+            form = step.form(request.POST if "apply" in request.POST else None, cases=cases)
             if not form.is_valid():
                 return self._step_page(
                     request, step, form, cases, cancel_url=request.get_full_path()
                 )
+        elif step.confirm_bulk and "apply" not in request.POST and any(
+            map(step.confirm_bulk, cases)
+        ):
+            return self._step_page(request, step, None, cases, cancel_url=request.get_full_path())
         self._apply_to_many(request, cases, step, _data(form))
         return None
 

@@ -5,7 +5,10 @@ How to add one:
 1. `register_step(CaseStep(name="sync", label="Sync now", done="synced", run=..., shown=...))`.
    `run(case, given)` calls a service with `given.actor` (and `given.data`, the cleaned form).
    Give `form=` a `cases.forms.StepForm` subclass when the step needs input (it gets `case=`
-   on the case page, None in bulk), and `explain=` to show per-case context on that form page.
+   on the case page, None in bulk, and `cases=` either way), `explain=` (and `explain_title=`)
+   to show per-case context on that form page, and `intro=` for a paragraph above it.
+   `confirm_bulk=` makes a form-less step show that page as a confirmation first, in bulk,
+   when any selected case needs it (an irreversible step such as sending deletes).
 2. The button and the URL `admin:cases_case_step_<name>` (args: the case pk) appear by themselves.
 3. For a bulk action, add a three-line method named like the step to `CaseAdmin` that returns
    `self.run_step(request, queryset, "<name>")`, and list it in `CaseAdmin.actions`.
@@ -26,6 +29,7 @@ from cases.choices import (
     CASE_TRANSITIONS,
     CASE_UNSUBMITTED,
     JOB_ACTIVE,
+    Action,
     CaseStatus,
     JobStatus,
 )
@@ -62,6 +66,9 @@ class CaseStep:
     shown: Callable[[Case, Any], bool] = field(default=lambda case, user: True)
     form: type[StepForm] | None = None
     explain: Callable[[Case], str] | None = None
+    explain_title: str = "Limit"
+    intro: str = ""
+    confirm_bulk: Callable[[Case], bool] | None = None
 
 
 CASE_STEPS: dict[str, CaseStep] = {}
@@ -177,14 +184,36 @@ register_step(
         form=AssignForm,
     )
 )
+def _explain_failed_deletes(case: Case) -> str:
+    failed = services.failed_deletes(case)
+    if not failed:
+        return "None"
+    return "; ".join(
+        f"{job.get_vendor_display()} delete: {job.get_status_display().lower()}"
+        + (f" ({job.last_error})" if job.last_error else "")
+        for job in failed
+    )
+
+
 register_step(
     CaseStep(
         name="close",
         label="Close",
         done="closed",
-        run=lambda case, given: services.close(case, actor=given.actor, note=given.data["note"]),
+        run=lambda case, given: services.close(
+            case,
+            actor=given.actor,
+            note=given.data["note"],
+            confirm_failed_deletes=given.data.get("confirm_failed_deletes", False),
+            failed_delete_reason=given.data.get("failed_delete_reason", ""),
+        ),
         shown=_can_become(CaseStatus.CLOSED),
         form=CloseForm,
+        explain=_explain_failed_deletes,
+        explain_title="Failed deletes",
+        intro="Closing records that the response has been delivered to the subject: the "
+        "request is answered. A closed case cannot be reopened, reassigned or changed. "
+        "A case whose delete failed closes only with your confirmation and a reason.",
     )
 )
 
@@ -224,7 +253,15 @@ register_step(
         label="Submit to vendors",
         done="submitted to vendors",
         run=lambda case, given: services.submit_case(case, actor=given.actor),
-        shown=lambda case, user: case.status in (CaseStatus.VERIFIED, CaseStatus.ACTION_REQUIRED),
+        shown=lambda case, user: (
+            case.status in (CaseStatus.VERIFIED, CaseStatus.ACTION_REQUIRED)
+            and services.has_something_to_send(case)
+        ),
+        explain=lambda case: ", ".join(services.vendors_asked_to_delete(case)) or "None",
+        explain_title="Vendors asked to delete",
+        intro="Submitting sends each case to its vendors now. A delete cannot be recalled once "
+        "a vendor has it.",
+        confirm_bulk=lambda case: Action.DELETE in case.action_list,
     )
 )
 register_step(

@@ -40,10 +40,18 @@ def add_service_errors(
 
 
 class StepForm(forms.Form):
-    """Base of the forms a case step asks for. `case` is set on a case page, None in bulk."""
+    """Base of the forms a case step asks for. `case` is set on a case page, None in bulk;
+    `cases` is every case the step is about to apply to (that one, or the bulk selection)."""
 
-    def __init__(self, *args: Any, case: Case | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        case: Case | None = None,
+        cases: list[Case] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.case = case
+        self.cases = cases if cases is not None else [case] if case is not None else []
         super().__init__(*args, **kwargs)
 
 
@@ -83,11 +91,45 @@ class AssignForm(StepForm):
 
 
 class CloseForm(StepForm):
+    """The delivery note; and, only when a listed case has a failed delete, the officer's
+    confirmation and reason (`services.close` refuses such a case without them)."""
+
     note = forms.CharField(
+        label="Delivery note",
         widget=_REASON_WIDGET,
         required=False,
-        help_text="Optional: how and when the response was delivered.",
+        help_text="Optional: how and when the response reached the subject, e.g. "
+        "'sent by post on 2 January 2027'. Kept on the case with its closing.",
     )
+    confirm_failed_deletes = forms.BooleanField(
+        label="Close although a delete failed",
+        required=False,
+        help_text="The deletes listed above did not succeed. Tick only if the subject's data "
+        "has been dealt with another way, or cannot be deleted, and say why below.",
+    )
+    failed_delete_reason = forms.CharField(
+        label="Reason for closing with a failed delete",
+        widget=_REASON_WIDGET,
+        required=False,
+        help_text="Required with the box above. Kept on the case; the audit trail records the "
+        "failed jobs and your confirmation.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any(services.failed_deletes(case) for case in self.cases):
+            del self.fields["confirm_failed_deletes"]
+            del self.fields["failed_delete_reason"]
+
+    def clean(self) -> dict[str, Any]:
+        # The service checks this per case too; here it stops a bulk close before any case moves.
+        cleaned = super().clean()
+        reason = cleaned.get("failed_delete_reason", "")
+        if cleaned.get("confirm_failed_deletes") and not reason.strip():
+            self.add_error(
+                "failed_delete_reason", "Give the reason for closing a case whose delete failed."
+            )
+        return cleaned
 
 
 class RoutingForm(StepForm):

@@ -192,10 +192,13 @@ class CaseViewSet(viewsets.GenericViewSet):
         parameters=[CASE_ID],
         request=None,
         responses={200: CaseSerializer, **NOT_FOUND,
-                   409: _error("The case's status does not allow it (e.g. rejected)."),
+                   409: _error("Nothing is left to send (the case is completed, closed or "
+                               "rejected, or every job was sent already), or its status does not "
+                               "allow it (e.g. on hold); `detail` says why. Nothing changes."),
                    **COMMON_ERRORS},
         description="Plans the vendor jobs and queues them; a resubmission adds only missing "
-        "jobs. Requires `cases:write`.",
+        "jobs and queues those still waiting. A failed job is sent again by an officer (Retry), "
+        "not by resubmitting. Requires `cases:write`.",
     )
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:

@@ -11,6 +11,7 @@ from cases.audit import Actor
 from cases.choices import ApiScope, CaseStatus, JobStatus
 from cases.models import AuditEvent, ResultFile, VendorJob
 from tests.api.conftest import http_for
+from tests.conftest import submitted_with_jobs
 
 LIST_URL = "/api/v1/cases/"
 
@@ -176,6 +177,24 @@ def test_submitting_a_rejected_case_is_409(api, own_case):
 
     assert response.status_code == 409
     assert "rejected" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("jobs, reason", [
+    ({"default": JobStatus.COMPLETE}, "is completed: nothing is left to send"),
+    ({"adobe_privacy_access": JobStatus.ERROR}, "has nothing left to send"),
+])
+def test_submitting_a_case_with_nothing_left_to_send_is_409_and_changes_nothing(
+    api, own_case, jobs, reason
+):
+    case = submitted_with_jobs(own_case, Actor.system("tests"), **jobs)
+    before = (case.status, case.status_changed_at, AuditEvent.objects.count())
+
+    response = api.post(f"{LIST_URL}{case.pk}/submit/")
+
+    assert response.status_code == 409
+    assert reason in response.json()["detail"]
+    case.refresh_from_db()
+    assert (case.status, case.status_changed_at, AuditEvent.objects.count()) == before
 
 
 def test_events_are_the_cases_audit_trail_in_order(api, own_case):

@@ -1,16 +1,19 @@
 """Officers drive the vendor workflow from the case page and the case list."""
 
 import pytest
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 
 from cases import services, tasks
 from cases.choices import CaseStatus, JobStatus, ResultStatus, Vendor
 from cases.models import AuditEvent, ResultFile, VendorJob
+from tests.conftest import submitted_with_jobs
 
 ADA = [
     {"namespace": "email", "value": "ada.lovelace@example.org"},
     {"namespace": "ecid", "value": "44363657679975868102109072127"},
 ]
+
+CHANGELIST = reverse_lazy("admin:cases_case_changelist")
 
 
 @pytest.fixture(autouse=True)
@@ -129,20 +132,149 @@ def test_record_delete_not_configured_is_refused_with_the_reason(
     assert b"ADOBE_SANDBOX_NAME" in response.content
 
 
-def test_bulk_submit_reports_counts(client, officer, make_case, system_actor, vendor_sandbox,
-                                    django_capture_on_commit_callbacks):
+def test_bulk_submit_of_deletes_shows_a_confirmation_first(
+    client, officer, make_case, system_actor, vendor_sandbox, django_capture_on_commit_callbacks
+):
     verified = [services.verify_identity(make_case(identities=ADA), actor=system_actor)
                 for _ in range(2)]
     new = make_case(identities=ADA)
     client.force_login(officer)
+    selection = {"action": "submit", "_selected_action": [c.pk for c in verified]}
+
+    page = client.post(CHANGELIST, selection)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert all(case.reference in html for case in verified)
+    assert "Vendors asked to delete" in html and "Adobe Privacy Service, ID5" in html
+    assert not VendorJob.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("admin:cases_case_changelist"),
-            {"action": "submit", "_selected_action": [c.pk for c in [*verified]]},
-            follow=True,
-        )
+        response = client.post(CHANGELIST, {**selection, "apply": "1"}, follow=True)
     assert b"2 cases submitted to vendors" in response.content
     assert new.jobs.count() == 0
+
+
+def test_bulk_submit_of_access_only_cases_goes_straight_through(
+    client, officer, make_case, system_actor
+):
+    case = services.verify_identity(make_case(identities=ADA, actions=["access"]),
+                                    actor=system_actor)
+    client.force_login(officer)
+
+    response = client.post(CHANGELIST, {"action": "submit", "_selected_action": [case.pk]})
+
+    assert response.status_code == 302
+    assert case.jobs.exists()
+
+
+def test_submit_is_hidden_and_refused_when_nothing_is_left_to_send(
+    client, officer, make_case, system_actor
+):
+    case = submitted_with_jobs(make_case(identities=ADA), system_actor,
+                               adobe_privacy_access=JobStatus.ERROR)
+    assert case.status == CaseStatus.ACTION_REQUIRED
+    client.force_login(officer)  # audited as auth.login
+    before = (case.status_changed_at, AuditEvent.objects.count())
+
+    page = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+    response = client.post(step(case, "submit"), follow=True)
+
+    assert step(case, "submit") not in page.content.decode()
+    assert step(case, "retry") in page.content.decode()
+    html = response.content.decode()
+    assert "nothing left to send" in html and "submitted to vendors" not in html
+    case.refresh_from_db()
+    assert case.status == CaseStatus.ACTION_REQUIRED
+    assert (case.status_changed_at, AuditEvent.objects.count()) == before
+
+
+# --- Closing ------------------------------------------------------------------------------------
+
+
+def test_close_page_explains_closing_and_its_note(client, officer, make_case, system_actor):
+    case = submitted_with_jobs(make_case(identities=ADA), system_actor,
+                               default=JobStatus.COMPLETE)
+    client.force_login(officer)
+
+    html = client.get(step(case, "close")).content.decode()
+
+    assert "the response has been delivered to the subject" in html
+    assert "Delivery note" in html and "how and when the response reached the subject" in html
+    assert "confirm_failed_deletes" not in html
+
+
+def test_a_failed_delete_is_listed_and_closes_only_when_confirmed(
+    client, officer, make_case, system_actor
+):
+    case = submitted_with_jobs(make_case(identities=ADA), system_actor,
+                               default=JobStatus.COMPLETE, id5_delete=JobStatus.ERROR)
+    client.force_login(officer)
+
+    page = client.get(step(case, "close")).content.decode()
+    unconfirmed = client.post(step(case, "close"), {"note": "Sent by post"})
+    no_reason = client.post(step(case, "close"), {"confirm_failed_deletes": "on"})
+    still = CaseStatus(type(case).objects.get(pk=case.pk).status)
+    confirmed = client.post(step(case, "close"), {
+        "note": "Sent by post", "confirm_failed_deletes": "on",
+        "failed_delete_reason": "ID5 confirmed by email they hold nothing",
+    })
+
+    assert "Failed deletes" in page and "ID5 delete: error (refused by the vendor)" in page
+    assert 'name="confirm_failed_deletes"' in page
+    assert unconfirmed.status_code == 200
+    assert "did not succeed: the ID5 delete (error)" in unconfirmed.content.decode()
+    assert no_reason.status_code == 200
+    assert no_reason.context["form"].errors["failed_delete_reason"]
+    assert still == CaseStatus.ACTION_REQUIRED
+    assert confirmed.status_code == 302
+    case.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED
+    assert AuditEvent.objects.get(case=case, action="case.closed").details["confirmed"] is True
+
+
+def test_bulk_close_confirms_the_cases_and_refuses_an_unconfirmed_failed_delete(
+    client, officer, make_case, system_actor
+):
+    done = submitted_with_jobs(make_case(identities=ADA), system_actor,
+                               default=JobStatus.COMPLETE)
+    failed = submitted_with_jobs(make_case(identities=ADA), system_actor,
+                                 default=JobStatus.COMPLETE, adobe_privacy_delete="partial")
+    client.force_login(officer)
+    selection = {"action": "close", "_selected_action": [done.pk, failed.pk]}
+
+    page = client.post(CHANGELIST, selection)
+    applied = client.post(CHANGELIST, {**selection, "apply": "1", "note": "Portal"}, follow=True)
+
+    html = page.content.decode()
+    assert page.status_code == 200 and done.reference in html and failed.reference in html
+    assert "Adobe Privacy Service delete: partially complete" in html
+    assert 'name="confirm_failed_deletes"' in html
+    done.refresh_from_db()
+    failed.refresh_from_db()
+    assert (done.status, failed.status) == (CaseStatus.CLOSED, CaseStatus.ACTION_REQUIRED)
+    notes = applied.content.decode()
+    assert f"{failed.reference}: The delete did not succeed" in notes
+    assert "1 case closed." in notes
+
+
+# --- Assigning ----------------------------------------------------------------------------------
+
+
+def test_the_auditor_is_not_offered_as_an_assignee(client, officer, auditor, make_case):
+    case = make_case(identities=ADA)
+    client.force_login(officer)
+
+    choices = client.get(step(case, "assign")).context["form"].fields["assignee"].queryset
+    case_form = client.get(reverse("admin:cases_case_change", args=[case.pk]))
+    bulk = client.post(CHANGELIST, {"action": "assign", "_selected_action": [case.pk],
+                                    "apply": "1", "assignee": auditor.pk})
+
+    assert officer in choices and auditor not in choices
+    field = case_form.context["adminform"].form.fields["assignee"]
+    assert auditor not in field.queryset and officer in field.queryset
+    assert bulk.status_code == 200 and "Select a valid choice" in bulk.content.decode()
+    case.refresh_from_db()
+    assert case.assignee is None
 
 
 def test_dashboard_shows_vendor_work(client, officer, verified_case, vendor_sandbox,

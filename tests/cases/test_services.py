@@ -330,7 +330,7 @@ def test_closing_without_a_failed_delete_needs_no_confirmation(make_case, system
     assert AuditEvent.objects.get(case=case, action="case.closed").details == {}
 
 
-# --- Who may be assigned ---------------------------------------------------------------------------
+# --- Who may be assigned ---------------------------------------------------------------------
 
 
 def test_officers_are_active_staff_who_may_change_cases(officer, auditor, django_user_model):
