@@ -44,6 +44,7 @@ from cases.models import (
     VendorJob,
 )
 from cases.validators import (
+    receipt_age_error,
     validate_adobe_products,
     validate_identities,
     validate_regulation,
@@ -69,6 +70,9 @@ def _check_received_at(received_at: dt.datetime | None) -> dt.datetime:
         raise ValidationError({"received_at": "Give a time zone (e.g. 2026-11-20T10:00:00Z)."})
     if received_at > now + _CLOCK_SKEW:
         raise ValidationError({"received_at": "The receipt date cannot be in the future."})
+    too_old = receipt_age_error(received_at)
+    if too_old:
+        raise ValidationError({"received_at": too_old})
     return received_at
 
 
@@ -113,7 +117,8 @@ def create_case(
     due = deadlines.due_date(regulation, received_on)
 
     case = Case.objects.create(
-        reference=_next_reference(received_on.year),
+        # The year the case is opened: a backdated receipt must not reuse last year's series.
+        reference=_next_reference(timezone.localdate().year),
         external_ref=external_ref.strip(),
         api_client=api_client,
         regulation=regulation,

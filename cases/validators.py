@@ -4,12 +4,15 @@ Each check raises Django's ValidationError keyed by field, with a message an off
 ticketing integrator can act on.
 """
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterable, Mapping
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 
 from cases.choices import (
     ADOBE_PRODUCTS_BY_LOWER,
@@ -32,6 +35,22 @@ def validate_regulation(code: str) -> None:
     message = regulation_error(code)
     if message:
         raise ValidationError({"regulation": message})
+
+
+def receipt_age_error(received_at: dt.datetime) -> str | None:
+    """Why a receipt date is too old to take (MAX_RECEIPT_AGE_DAYS), or None.
+
+    A mistyped year would open a case years overdue; backdating within the limit is allowed.
+    """
+    limit = settings.MAX_RECEIPT_AGE_DAYS
+    earliest = timezone.localdate() - dt.timedelta(days=limit)
+    received_on = timezone.localdate(received_at)
+    if received_on >= earliest:
+        return None
+    return (
+        f"The receipt date {received_on} is more than {limit} days ago; check the year. "
+        f"Receipt dates from {earliest} on are accepted (MAX_RECEIPT_AGE_DAYS)."
+    )
 
 
 def _identity_error(namespace: str, value: str, id_type: str) -> str | None:

@@ -658,6 +658,29 @@ def test_add_form_shows_service_errors_on_their_field(officer_client):
     ]
 
 
+def test_add_form_refuses_a_receipt_date_older_than_the_limit_on_the_field(officer_client):
+    response = officer_client.post(
+        reverse("admin:cases_case_add"), intake(received_at="2020-06-01T10:00")
+    )
+
+    assert response.status_code == 200
+    [message] = response.context["form"].errors["received_at"]
+    assert message.startswith("The receipt date 2020-06-01 is more than 365 days ago")
+    assert not Case.objects.exists()
+
+
+def test_add_form_accepts_an_officers_backdated_receipt(officer_client):
+    backdated = timezone.localtime() - dt.timedelta(days=200)
+
+    officer_client.post(
+        reverse("admin:cases_case_add"),
+        intake(received_at=backdated.strftime("%Y-%m-%dT%H:%M")),
+    )
+
+    case = Case.objects.get(external_ref="MAIL-7")
+    assert timezone.localdate(case.received_at) == backdated.date()
+
+
 def test_add_form_warns_of_possible_duplicates(officer_client, make_case):
     existing = make_case(subject_email="grace@example.org")
 
