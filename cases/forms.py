@@ -150,26 +150,60 @@ class RecordDeleteForm(StepForm):
 # --- Intake -----------------------------------------------------------------------------------
 
 
+IDENTITY_TYPES_BY_LOWER = {value.lower(): value for value in IdentityType.values}
+IDENTITY_LINE_HELP = (
+    "One per line: namespace:value, or namespace:value:type with type one of "
+    f"{', '.join(IdentityType.values)} (default standard). With two or more ':' the part after "
+    "the last one is always the type, so a value containing ':' is written with its type, e.g. "
+    "loyaltyId:LOY:42:custom."
+)
+
+
+def _parse_identity_line(line: str) -> dict[str, str]:
+    """One 'namespace:value[:type]' line (see IDENTITY_LINE_HELP); ValueError says what is wrong."""
+    namespace, sep, rest = line.partition(":")
+    if not sep or not rest.strip():
+        raise ValueError("write namespace:value, optionally :type at the end.")
+    value, id_type = rest, IdentityType.STANDARD
+    if ":" in rest:
+        value, _, given = rest.rpartition(":")
+        id_type = IDENTITY_TYPES_BY_LOWER.get(given.strip().lower(), "")
+        if not id_type:
+            raise ValueError(
+                f"unknown identity type '{given.strip()}' after the last ':'; use one of "
+                f"{', '.join(IdentityType.values)}. A value containing ':' needs its type at "
+                f"the end, e.g. {line}:standard."
+            )
+    return {"namespace": namespace.strip(), "value": value.strip(), "type": id_type}
+
+
 def parse_identity_lines(text: str) -> list[dict[str, str]]:
-    """Read 'namespace:value[:type]' lines. A trailing ':word' is the type only when it names one,
-    so values that contain colons (some custom ids do) survive."""
-    identities, errors = [], []
+    """The identities typed at intake, checked as the API checks them; every bad line is
+    reported at once, by line number."""
+    identities, line_labels, errors = [], [], []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
             continue
-        namespace, sep, rest = line.partition(":")
-        if not sep or not rest.strip():
-            errors.append(f"Line {number}: write namespace:value, optionally :type at the end.")
-            continue
-        value, id_type = rest, IdentityType.STANDARD
-        head, sep, tail = rest.rpartition(":")
-        if sep and tail.strip() in IdentityType.values:
-            value, id_type = head, tail.strip()
-        identities.append({"namespace": namespace.strip(), "value": value.strip(), "type": id_type})
+        try:
+            identities.append(_parse_identity_line(line))
+            line_labels.append(f"Line {number}")
+        except ValueError as exc:
+            errors.append(f"Line {number}: {exc}")
+    if identities:
+        try:
+            identities = validate_identities(identities, labels=line_labels)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError(sorted(errors, key=_line_number))
     return identities
+
+
+def _line_number(message: str) -> int:
+    # Messages about one line start "Line N:"; list-wide ones (Adobe's limit of 9) come last.
+    head = message.split(":", 1)[0]
+    return int(head[5:]) if head.startswith("Line ") and head[5:].isdigit() else 1_000_000
 
 
 class CaseIntakeForm(forms.Form):
@@ -199,8 +233,7 @@ class CaseIntakeForm(forms.Form):
     identities = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 5, "cols": 60}),
-        help_text="One per line as namespace:value[:type], e.g. ecid:4436365767997586810 or "
-        "loyaltyId:LOY-0042:custom. Type defaults to standard.",
+        help_text=IDENTITY_LINE_HELP,
     )
     external_ref = forms.CharField(
         label="External reference", required=False, max_length=100, help_text="Ticket id, if any."
@@ -230,13 +263,7 @@ class CaseIntakeForm(forms.Form):
         return code
 
     def clean_identities(self) -> list[dict[str, str]]:
-        identities = parse_identity_lines(self.cleaned_data["identities"])
-        if identities:
-            try:
-                validate_identities(identities)
-            except ValidationError as exc:
-                raise ValidationError(exc.messages) from None
-        return identities
+        return parse_identity_lines(self.cleaned_data["identities"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -7,7 +7,7 @@ ticketing integrator can act on.
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -87,10 +87,16 @@ def _value_error(namespace: str, value: str) -> str | None:
     return None
 
 
-def validate_identities(identities: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
-    """Check the identity list and return it cleaned (values trimmed, type defaulted)."""
+def validate_identities(
+    identities: Iterable[Mapping[str, str]], *, labels: Sequence[str] = ()
+) -> list[dict[str, str]]:
+    """Check the identity list and return it cleaned (values trimmed, type defaulted).
+
+    Each problem is named "Identity N" or, given `labels`, by its label (e.g. "Line 3").
+    """
     cleaned, errors, seen = [], [], set()
     for position, raw in enumerate(identities, start=1):
+        label = labels[position - 1] if labels else f"Identity {position}"
         namespace = str(raw.get("namespace", "")).strip()
         value = str(raw.get("value", ""))
         id_type = str(raw.get("type") or IdentityType.STANDARD)
@@ -99,7 +105,7 @@ def validate_identities(identities: Iterable[Mapping[str, str]]) -> list[dict[st
         if not error and key in seen:
             error = f"The {namespace} identity is listed twice."
         if error:
-            errors.append(f"Identity {position}: {error}")
+            errors.append(f"{label}: {error}")
             continue
         seen.add(key)
         cleaned.append({"namespace": namespace, "value": value.strip(), "type": id_type})

@@ -635,17 +635,52 @@ def test_add_form_names_the_replacement_of_a_retired_regulation(officer_client):
     assert not Case.objects.exists()
 
 
-def test_add_form_rejects_bad_identities(officer_client):
+def test_add_form_reports_every_bad_identity_line_at_once(officer_client):
+    lines = [
+        "gaid:not-a-uuid",
+        "just-a-value",
+        "ecid:11112222333344445555",
+        "",
+        "ecid:123:weird",
+        "loyaltyId:LOY-1",
+        "ecid:11112222333344445555",
+    ]
+
     response = officer_client.post(
-        reverse("admin:cases_case_add"), intake(identities="gaid:not-a-uuid\njust-a-value")
+        reverse("admin:cases_case_add"), intake(identities="\n".join(lines))
     )
 
-    errors = response.context["form"].errors["identities"]
     assert response.status_code == 200
-    assert errors == ["Line 2: write namespace:value, optionally :type at the end."]
-    fixed = officer_client.post(reverse("admin:cases_case_add"), intake(identities="gaid:nope"))
-    assert "A GAID must be a UUID" in fixed.context["form"].errors["identities"][0]
+    types = "standard, custom, integrationCode, namespaceId, unregistered, analytics, target"
+    assert response.context["form"].errors["identities"] == [
+        "Line 1: A GAID must be a UUID such as 6D92078A-8246-4BA4-AE5B-76104861E7DC.",
+        "Line 2: write namespace:value, optionally :type at the end.",
+        f"Line 5: unknown identity type 'weird' after the last ':'; use one of {types}. "
+        "A value containing ':' needs its type at the end, e.g. ecid:123:weird:standard.",
+        "Line 6: 'loyaltyId' is not a standard namespace: send it with type 'custom'.",
+        "Line 7: The ecid identity is listed twice.",
+    ]
     assert not Case.objects.exists()
+
+
+def test_add_form_keeps_colons_in_values_written_with_their_type(officer_client):
+    identities = "ecid:123:weird:standard\nloyaltyId:a:b:c:Custom\nphone:+44 20:7946:standard"
+
+    officer_client.post(reverse("admin:cases_case_add"), intake(identities=identities))
+
+    case = Case.objects.get(external_ref="MAIL-7")
+    assert [(i.namespace, i.value, i.type) for i in case.subject.identities.all()] == [
+        ("email", "grace@example.org", "standard"),
+        ("ecid", "123:weird", "standard"),
+        ("loyaltyId", "a:b:c", "custom"),
+        ("phone", "+44 20:7946", "standard"),
+    ]
+
+
+def test_add_form_help_text_states_the_identity_line_format(officer_client):
+    page = officer_client.get(reverse("admin:cases_case_add")).content.decode()
+
+    assert "the part after the last one is always the type" in page
 
 
 def test_add_form_shows_service_errors_on_their_field(officer_client):
