@@ -14,6 +14,7 @@ from django.utils import timezone
 from cases import services
 from cases.audit import Actor
 from cases.choices import Action, IdentityType, JobStatus, Regulation, RejectionReason, Vendor
+from cases.crypto import normalise
 from cases.models import Case, DataSubject, Identity, VendorJob
 from cases.validators import (
     INTAKE_VENDORS,
@@ -303,7 +304,22 @@ class CaseIntakeForm(forms.Form):
 # --- Subject and identities (editable only before any vendor is contacted) ----------------------
 
 
+EMAIL_RULE_HELP = (
+    "The contact email and the email identity are the same fact: when you change the contact "
+    "email, the email identity holding the old address (ignoring case and spaces) changes with "
+    "it. Untick to keep that identity as it is, e.g. when the subject only wants replies "
+    "elsewhere. If the case has no such identity, nothing else changes."
+)
+
+
 class DataSubjectForm(forms.ModelForm):
+    email_identity_follows = forms.BooleanField(
+        label="Also change the email identity sent to vendors",
+        required=False,
+        initial=True,
+        help_text=EMAIL_RULE_HELP,
+    )
+
     class Meta:
         model = DataSubject
         fields = ["name", "email"]
@@ -311,6 +327,42 @@ class DataSubjectForm(forms.ModelForm):
             "name": forms.TextInput(attrs={"size": 40}),
             "email": forms.EmailInput(attrs={"size": 40}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.email:
+            matching = self._matching_email_identities()
+            self.fields["email_identity_follows"].help_text = EMAIL_RULE_HELP + (
+                " This case has an email identity with the current contact email."
+                if matching
+                else " This case has no email identity with the current contact email."
+            )
+
+    def _matching_email_identities(self) -> int:
+        # identities.all(): the case page prefetches them.
+        contact = normalise(self.instance.email)
+        return sum(
+            1
+            for identity in self.instance.identities.all()
+            if identity.namespace.lower() == "email" and normalise(identity.value) == contact
+        )
+
+    @property
+    def changed_data(self) -> list[str]:
+        # Only the subject's own fields: unticking the box alone changes nothing to save.
+        return [name for name in super().changed_data if name != "email_identity_follows"]
+
+    def apply_email_rule(self) -> dict[str, object]:
+        """After the subject is saved, inside `services.edit_subject`: let the email identity
+        follow a changed contact email unless the officer unticked the box. Audit details."""
+        if "email" not in self.changed_data:
+            return {}
+        if not self.cleaned_data.get("email_identity_follows"):
+            return {"email_identity_followed": False, "email_identity_kept_by_officer": True}
+        counts = services.follow_contact_email(
+            self.instance, old_email=self.initial.get("email") or "", new_email=self.instance.email
+        )
+        return {"email_identity_followed": any(counts.values()), **counts}
 
 
 class IdentityForm(forms.ModelForm):
@@ -332,6 +384,10 @@ class IdentityFormSet(forms.BaseInlineFormSet):
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
+        if not kept:
+            raise ValidationError(
+                "A case needs at least one identity: add another before removing the last one."
+            )
         try:
             validate_identities(kept)
         except ValidationError as exc:

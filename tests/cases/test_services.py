@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from cases import services
 from cases.choices import CaseStatus, RejectionReason
+from cases.crypto import blind_index
 from cases.models import AuditEvent, Case, TransitionError
 from tests.conftest import DEFAULT_IDENTITIES
 
@@ -260,3 +261,20 @@ def test_edit_subject_is_refused_once_the_case_went_to_the_vendors(make_case, sy
 
     assert saved == []
     assert not AuditEvent.objects.filter(case=case, action="subject.updated").exists()
+
+
+def test_following_the_contact_email_re_indexes_the_email_identity(make_case, system_actor):
+    case = make_case()
+
+    def save():
+        return services.follow_contact_email(
+            case.subject, old_email="ADA.LOVELACE@example.org", new_email="ada.king@example.org"
+        )
+
+    services.edit_subject(case, save, actor=system_actor)
+
+    email = case.subject.identities.get(namespace="email")
+    assert email.value == "ada.king@example.org"
+    assert email.value_index == blind_index("email:ada.king@example.org")
+    event = AuditEvent.objects.get(action="subject.updated")
+    assert event.details == {"identities_changed": 1, "identities_removed": 0}
