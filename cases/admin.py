@@ -130,7 +130,7 @@ class SubjectInline(admin.StackedInline):
 
     model = DataSubject
     form = DataSubjectForm
-    fields = ["name", "email", "identity_table"]
+    fields = ["name", "email", "email_identity_follows", "identity_table"]
     readonly_fields = ["identity_table"]
     can_delete = False
     extra = 0
@@ -413,7 +413,10 @@ class CaseAdmin(ServiceWritesAdmin):
 
         def save() -> dict[str, object]:
             formset.save()
-            return {"fields": changed}
+            details: dict[str, object] = {"fields": changed}
+            for subject_form in formset.forms:
+                details |= subject_form.apply_email_rule()
+            return details
 
         self.edit_subject(request, form.instance, save)
 
@@ -709,12 +712,37 @@ class IdentityInline(admin.TabularInline):
         return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
+def _save_identities(formset) -> dict[str, object]:
+    """Save an identities formset; its audit details are counts and namespaces, never values."""
+    formset.save()
+    touched = [*formset.new_objects, *(o for o, _ in formset.changed_objects)]
+    touched += formset.deleted_objects
+    return {
+        "identities_added": len(formset.new_objects),
+        "identities_changed": len(formset.changed_objects),
+        "identities_removed": len(formset.deleted_objects),
+        "namespaces": sorted({identity.namespace for identity in touched}),
+    }
+
+
+def _merge_email_rule(details: dict[str, object], rule: dict[str, object]) -> dict[str, object]:
+    """Add what the email rule did to an edit's details, summing the identity counts."""
+    for key, value in rule.items():
+        if key.startswith("identities_"):
+            details[key] = details.get(key, 0) + value
+        else:
+            details[key] = value
+    if rule.get("email_identity_followed"):
+        details["namespaces"] = sorted({*details.get("namespaces", []), "email"})
+    return details
+
+
 @admin.register(DataSubject)
 class DataSubjectAdmin(ServiceWritesAdmin):
     """Reached from the case page only; edits allowed while the case is new or verified."""
 
     form = DataSubjectForm
-    fields = ["case_link", "name", "email"]
+    fields = ["case_link", "name", "email", "email_identity_follows"]
     readonly_fields = ["case_link"]
     inlines = [IdentityInline]
 
@@ -740,30 +768,28 @@ class DataSubjectAdmin(ServiceWritesAdmin):
         return format_html('<a href="{}">{}</a>', url, subject.case.reference)
 
     def save_model(self, request, obj, form, change) -> None:
-        if not form.changed_data:
+        pass  # saved with its identities in one locked edit: see save_related
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """The subject and its identities in one `edit_subject`, one audit event. The email
+        rule runs last, so an identity row the officer edited or removed here is left as is."""
+        changed_sets = [formset for formset in formsets if formset.has_changed()]
+        if not form.changed_data and not changed_sets:
+            for formset in formsets:
+                formset.save()  # writes nothing; sets what the admin's change message reads
             return
 
         def save() -> dict[str, object]:
-            obj.save()
-            return {"fields": sorted(form.changed_data)}
-
-        self.edit_subject(request, obj.case, save)
-
-    def save_formset(self, request, form, formset, change) -> None:
-        if not formset.has_changed():
-            formset.save()  # writes nothing; sets what the admin's change message reads
-            return
-
-        def save() -> dict[str, object]:
-            formset.save()
-            touched = [*formset.new_objects, *(o for o, _ in formset.changed_objects)]
-            touched += formset.deleted_objects
-            return {
-                "identities_added": len(formset.new_objects),
-                "identities_changed": len(formset.changed_objects),
-                "identities_removed": len(formset.deleted_objects),
-                "namespaces": sorted({identity.namespace for identity in touched}),
-            }
+            details: dict[str, object] = {}
+            if form.changed_data:
+                form.instance.save()
+                details["fields"] = sorted(form.changed_data)
+            for formset in changed_sets:
+                details |= _save_identities(formset)
+            for formset in formsets:
+                if formset not in changed_sets:
+                    formset.save()
+            return _merge_email_rule(details, form.apply_email_rule())
 
         self.edit_subject(request, form.instance.case, save)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from cases import services
 from cases.audit import Actor
 from cases.choices import Action, IdentityType, JobStatus, Regulation, RejectionReason, Vendor
+from cases.crypto import normalise
 from cases.models import Case, DataSubject, Identity, VendorJob
 from cases.validators import (
     INTAKE_VENDORS,
@@ -192,26 +193,60 @@ class RecordDeleteForm(StepForm):
 # --- Intake -----------------------------------------------------------------------------------
 
 
+IDENTITY_TYPES_BY_LOWER = {value.lower(): value for value in IdentityType.values}
+IDENTITY_LINE_HELP = (
+    "One per line: namespace:value, or namespace:value:type with type one of "
+    f"{', '.join(IdentityType.values)} (default standard). With two or more ':' the part after "
+    "the last one is always the type, so a value containing ':' is written with its type, e.g. "
+    "loyaltyId:LOY:42:custom."
+)
+
+
+def _parse_identity_line(line: str) -> dict[str, str]:
+    """One 'namespace:value[:type]' line (see IDENTITY_LINE_HELP); ValueError says what is wrong."""
+    namespace, sep, rest = line.partition(":")
+    if not sep or not rest.strip():
+        raise ValueError("write namespace:value, optionally :type at the end.")
+    value, id_type = rest, IdentityType.STANDARD
+    if ":" in rest:
+        value, _, given = rest.rpartition(":")
+        id_type = IDENTITY_TYPES_BY_LOWER.get(given.strip().lower(), "")
+        if not id_type:
+            raise ValueError(
+                f"unknown identity type '{given.strip()}' after the last ':'; use one of "
+                f"{', '.join(IdentityType.values)}. A value containing ':' needs its type at "
+                f"the end, e.g. {line}:standard."
+            )
+    return {"namespace": namespace.strip(), "value": value.strip(), "type": id_type}
+
+
 def parse_identity_lines(text: str) -> list[dict[str, str]]:
-    """Read 'namespace:value[:type]' lines. A trailing ':word' is the type only when it names one,
-    so values that contain colons (some custom ids do) survive."""
-    identities, errors = [], []
+    """The identities typed at intake, checked as the API checks them; every bad line is
+    reported at once, by line number."""
+    identities, line_labels, errors = [], [], []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
             continue
-        namespace, sep, rest = line.partition(":")
-        if not sep or not rest.strip():
-            errors.append(f"Line {number}: write namespace:value, optionally :type at the end.")
-            continue
-        value, id_type = rest, IdentityType.STANDARD
-        head, sep, tail = rest.rpartition(":")
-        if sep and tail.strip() in IdentityType.values:
-            value, id_type = head, tail.strip()
-        identities.append({"namespace": namespace.strip(), "value": value.strip(), "type": id_type})
+        try:
+            identities.append(_parse_identity_line(line))
+            line_labels.append(f"Line {number}")
+        except ValueError as exc:
+            errors.append(f"Line {number}: {exc}")
+    if identities:
+        try:
+            identities = validate_identities(identities, labels=line_labels)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError(sorted(errors, key=_line_number))
     return identities
+
+
+def _line_number(message: str) -> int:
+    # Messages about one line start "Line N:"; list-wide ones (Adobe's limit of 9) come last.
+    head = message.split(":", 1)[0]
+    return int(head[5:]) if head.startswith("Line ") and head[5:].isdigit() else 1_000_000
 
 
 class CaseIntakeForm(forms.Form):
@@ -241,8 +276,7 @@ class CaseIntakeForm(forms.Form):
     identities = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 5, "cols": 60}),
-        help_text="One per line as namespace:value[:type], e.g. ecid:4436365767997586810 or "
-        "loyaltyId:LOY-0042:custom. Type defaults to standard.",
+        help_text=IDENTITY_LINE_HELP,
     )
     external_ref = forms.CharField(
         label="External reference", required=False, max_length=100, help_text="Ticket id, if any."
@@ -272,13 +306,7 @@ class CaseIntakeForm(forms.Form):
         return code
 
     def clean_identities(self) -> list[dict[str, str]]:
-        identities = parse_identity_lines(self.cleaned_data["identities"])
-        if identities:
-            try:
-                validate_identities(identities)
-            except ValidationError as exc:
-                raise ValidationError(exc.messages) from None
-        return identities
+        return parse_identity_lines(self.cleaned_data["identities"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -318,7 +346,22 @@ class CaseIntakeForm(forms.Form):
 # --- Subject and identities (editable only before any vendor is contacted) ----------------------
 
 
+EMAIL_RULE_HELP = (
+    "The contact email and the email identity are the same fact: when you change the contact "
+    "email, the email identity holding the old address (ignoring case and spaces) changes with "
+    "it. Untick to keep that identity as it is, e.g. when the subject only wants replies "
+    "elsewhere. If the case has no such identity, nothing else changes."
+)
+
+
 class DataSubjectForm(forms.ModelForm):
+    email_identity_follows = forms.BooleanField(
+        label="Also change the email identity sent to vendors",
+        required=False,
+        initial=True,
+        help_text=EMAIL_RULE_HELP,
+    )
+
     class Meta:
         model = DataSubject
         fields = ["name", "email"]
@@ -326,6 +369,42 @@ class DataSubjectForm(forms.ModelForm):
             "name": forms.TextInput(attrs={"size": 40}),
             "email": forms.EmailInput(attrs={"size": 40}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.email:
+            matching = self._matching_email_identities()
+            self.fields["email_identity_follows"].help_text = EMAIL_RULE_HELP + (
+                " This case has an email identity with the current contact email."
+                if matching
+                else " This case has no email identity with the current contact email."
+            )
+
+    def _matching_email_identities(self) -> int:
+        # identities.all(): the case page prefetches them.
+        contact = normalise(self.instance.email)
+        return sum(
+            1
+            for identity in self.instance.identities.all()
+            if identity.namespace.lower() == "email" and normalise(identity.value) == contact
+        )
+
+    @property
+    def changed_data(self) -> list[str]:
+        # Only the subject's own fields: unticking the box alone changes nothing to save.
+        return [name for name in super().changed_data if name != "email_identity_follows"]
+
+    def apply_email_rule(self) -> dict[str, object]:
+        """After the subject is saved, inside `services.edit_subject`: let the email identity
+        follow a changed contact email unless the officer unticked the box. Audit details."""
+        if "email" not in self.changed_data:
+            return {}
+        if not self.cleaned_data.get("email_identity_follows"):
+            return {"email_identity_followed": False, "email_identity_kept_by_officer": True}
+        counts = services.follow_contact_email(
+            self.instance, old_email=self.initial.get("email") or "", new_email=self.instance.email
+        )
+        return {"email_identity_followed": any(counts.values()), **counts}
 
 
 class IdentityForm(forms.ModelForm):
@@ -347,6 +426,10 @@ class IdentityFormSet(forms.BaseInlineFormSet):
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
+        if not kept:
+            raise ValidationError(
+                "A case needs at least one identity: add another before removing the last one."
+            )
         try:
             validate_identities(kept)
         except ValidationError as exc:

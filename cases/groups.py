@@ -14,8 +14,9 @@ def _codenames(role: str) -> list[str]:
     if role == AUDITOR:
         return [*views, "export_audit"]
     writes = [f"{verb}_{model}" for model in _CASE_MODELS for verb in ("add", "change")]
-    # Officers may re-send a failed webhook delivery to the ticketing system.
-    return [*views, *writes, "change_webhookdelivery", "export_audit"]
+    # Officers may remove a wrong identity before the case goes to vendors (the admin allows it
+    # only then), and re-send a failed webhook delivery to the ticketing system.
+    return [*views, *writes, "delete_identity", "change_webhookdelivery", "export_audit"]
 
 
 def ensure_groups(**kwargs) -> None:

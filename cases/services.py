@@ -36,7 +36,7 @@ from cases.choices import (
     ResultStatus,
     Vendor,
 )
-from cases.crypto import blind_index_candidates
+from cases.crypto import blind_index_candidates, normalise
 from cases.models import (
     ApiClient,
     Case,
@@ -48,6 +48,7 @@ from cases.models import (
     VendorJob,
 )
 from cases.validators import (
+    receipt_age_error,
     validate_adobe_products,
     validate_identities,
     validate_regulation,
@@ -73,6 +74,9 @@ def _check_received_at(received_at: dt.datetime | None) -> dt.datetime:
         raise ValidationError({"received_at": "Give a time zone (e.g. 2026-11-20T10:00:00Z)."})
     if received_at > now + _CLOCK_SKEW:
         raise ValidationError({"received_at": "The receipt date cannot be in the future."})
+    too_old = receipt_age_error(received_at)
+    if too_old:
+        raise ValidationError({"received_at": too_old})
     return received_at
 
 
@@ -117,7 +121,8 @@ def create_case(
     due = deadlines.due_date(regulation, received_on)
 
     case = Case.objects.create(
-        reference=_next_reference(received_on.year),
+        # The year the case is opened: a backdated receipt must not reuse last year's series.
+        reference=_next_reference(timezone.localdate().year),
         external_ref=external_ref.strip(),
         api_client=api_client,
         regulation=regulation,
@@ -329,6 +334,33 @@ def edit_subject(case: Case, save: Callable[[], Mapping[str, object]], *, actor:
         )
     details = save()
     record("subject.updated", actor=actor, case=case, obj=case, details=dict(details))
+
+
+def follow_contact_email(
+    subject: DataSubject, *, old_email: str, new_email: str
+) -> dict[str, int]:
+    """Give the subject's `email` identities that held the old contact email the new one.
+
+    The contact email and the email identity are one fact unless an officer says otherwise, so
+    an edit of the one carries the other. For an edit's `save` inside `edit_subject` (the case is
+    locked). Values are compared normalised (trimmed, case-folded). An identity already holding
+    the new address is kept and the stale one removed, so the case never lists it twice.
+    Returns the counts to audit.
+    """
+    old, new = normalise(old_email), normalise(new_email)
+    emails = [i for i in Identity.objects.filter(subject=subject) if i.namespace.lower() == "email"]
+    stale = [i for i in emails if normalise(i.value) == old and i.value != new_email]
+    counts = {"identities_changed": 0, "identities_removed": 0}
+    if old != new and any(normalise(i.value) == new for i in emails):
+        for identity in stale:
+            identity.delete()
+        counts["identities_removed"] = len(stale)
+        return counts
+    for identity in stale:
+        identity.value = new_email
+        identity.save()
+    counts["identities_changed"] = len(stale)
+    return counts
 
 
 @transaction.atomic

@@ -4,12 +4,15 @@ Each check raises Django's ValidationError keyed by field, with a message an off
 ticketing integrator can act on.
 """
 
+import datetime as dt
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 
 from cases.choices import (
     ADOBE_PRODUCTS_BY_LOWER,
@@ -32,6 +35,22 @@ def validate_regulation(code: str) -> None:
     message = regulation_error(code)
     if message:
         raise ValidationError({"regulation": message})
+
+
+def receipt_age_error(received_at: dt.datetime) -> str | None:
+    """Why a receipt date is too old to take (MAX_RECEIPT_AGE_DAYS), or None.
+
+    A mistyped year would open a case years overdue; backdating within the limit is allowed.
+    """
+    limit = settings.MAX_RECEIPT_AGE_DAYS
+    earliest = timezone.localdate() - dt.timedelta(days=limit)
+    received_on = timezone.localdate(received_at)
+    if received_on >= earliest:
+        return None
+    return (
+        f"The receipt date {received_on} is more than {limit} days ago; check the year. "
+        f"Receipt dates from {earliest} on are accepted (MAX_RECEIPT_AGE_DAYS)."
+    )
 
 
 def _identity_error(namespace: str, value: str, id_type: str) -> str | None:
@@ -68,10 +87,16 @@ def _value_error(namespace: str, value: str) -> str | None:
     return None
 
 
-def validate_identities(identities: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
-    """Check the identity list and return it cleaned (values trimmed, type defaulted)."""
+def validate_identities(
+    identities: Iterable[Mapping[str, str]], *, labels: Sequence[str] = ()
+) -> list[dict[str, str]]:
+    """Check the identity list and return it cleaned (values trimmed, type defaulted).
+
+    Each problem is named "Identity N" or, given `labels`, by its label (e.g. "Line 3").
+    """
     cleaned, errors, seen = [], [], set()
     for position, raw in enumerate(identities, start=1):
+        label = labels[position - 1] if labels else f"Identity {position}"
         namespace = str(raw.get("namespace", "")).strip()
         value = str(raw.get("value", ""))
         id_type = str(raw.get("type") or IdentityType.STANDARD)
@@ -80,7 +105,7 @@ def validate_identities(identities: Iterable[Mapping[str, str]]) -> list[dict[st
         if not error and key in seen:
             error = f"The {namespace} identity is listed twice."
         if error:
-            errors.append(f"Identity {position}: {error}")
+            errors.append(f"{label}: {error}")
             continue
         seen.add(key)
         cleaned.append({"namespace": namespace, "value": value.strip(), "type": id_type})

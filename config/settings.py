@@ -196,6 +196,11 @@ RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=300)
 RESULT_MAX_BYTES = env.int("RESULT_MAX_BYTES", default=2 * 1024**3)
 # Result files are purged this many days after download (they hold personal data).
 RESULT_RETENTION_DAYS = env.int("RESULT_RETENTION_DAYS", default=90)
+# Intake refuses a receipt date older than this many days (a mistyped year, an old ticket);
+# officers and ticketing systems may backdate within it.
+MAX_RECEIPT_AGE_DAYS = env.int("MAX_RECEIPT_AGE_DAYS", default=365)
+if MAX_RECEIPT_AGE_DAYS < 0:
+    raise ImproperlyConfigured("MAX_RECEIPT_AGE_DAYS must be 0 or more days.")
 
 # django-q2: the ORM broker needs no extra service. `timeout` must stay below `retry`, or a slow
 # task is handed to a second worker while the first still runs; `max_attempts` bounds redelivery

@@ -122,8 +122,9 @@ class CaseCreateSerializer(serializers.Serializer):
     )
     received_at = AwareDateTimeField(
         required=False,
-        help_text="When the request reached you, with a time zone; not in the future. "
-        "Default: now. The legal deadline runs from this date.",
+        help_text="When the request reached you, with a time zone; not in the future nor more "
+        "than MAX_RECEIPT_AGE_DAYS (default 365) days ago. Default: now. The legal deadline runs "
+        "from this date.",
     )
     subject = SubjectSerializer()
     identities = IdentitySerializer(
@@ -155,6 +156,9 @@ class CaseCreateSerializer(serializers.Serializer):
     def validate_received_at(self, value: dt.datetime) -> dt.datetime:
         if value > timezone.now() + CLOCK_SKEW:
             raise serializers.ValidationError("The receipt date cannot be in the future.")
+        too_old = validators.receipt_age_error(value)
+        if too_old:
+            raise serializers.ValidationError(too_old)
         return value
 
     def validate_identities(self, value: list[dict]) -> list[dict]:

@@ -123,6 +123,27 @@ def test_bad_input_is_400_with_a_message_for_the_field(api, overrides, field, fr
     assert Case.objects.count() == 0
 
 
+def test_a_receipt_date_older_than_the_limit_is_400_on_the_field(api, settings):
+    settings.MAX_RECEIPT_AGE_DAYS = 365
+
+    response = api.post(URL, case_body(received_at="2019-03-01T10:00:00Z"), format="json")
+
+    assert response.status_code == 400, response.content
+    [message] = response.json()["received_at"]
+    assert message.startswith("The receipt date 2019-03-01 is more than 365 days ago")
+    assert Case.objects.count() == 0
+
+
+def test_a_receipt_date_within_the_limit_is_accepted_with_this_years_reference(api, settings):
+    settings.MAX_RECEIPT_AGE_DAYS = 365
+    received = timezone.now() - dt.timedelta(days=300)
+
+    response = api.post(URL, case_body(received_at=received.isoformat()), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["reference"].startswith(f"DSAR-{timezone.localdate().year}-")
+
+
 def test_every_problem_is_reported_at_once(api):
     body = case_body(regulation="cpa", identities=[], actions=["erase"])
 

@@ -1,6 +1,7 @@
 """The officers' admin: queue, case page, steps through services, permissions, query counts."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -308,10 +309,11 @@ def test_identities_are_edited_on_the_subject_page_and_audited(officer_client, m
     subject.refresh_from_db()
     assert subject.name == "Ada King"
     assert subject.identities.count() == 3
+    # The subject and its identities are one locked edit, audited once.
     events = AuditEvent.objects.filter(case=case, action="subject.updated").order_by("seq")
     assert [e.details for e in events] == [
-        {"fields": ["name"]},
         {
+            "fields": ["name"],
             "identities_added": 1,
             "identities_changed": 0,
             "identities_removed": 0,
@@ -332,6 +334,188 @@ def test_subject_name_alone_is_edited_with_identities_untouched(officer_client, 
     assert case.subject.name == "Ada King" and case.subject.identities.count() == 2
     events = AuditEvent.objects.filter(case=case, action="subject.updated")
     assert [e.details for e in events] == [{"fields": ["name"]}]
+
+
+def subject_url(case: Case) -> str:
+    return reverse("admin:cases_datasubject_change", args=[case.subject.pk])
+
+
+def identities_of(case: Case) -> list[tuple[str, str]]:
+    return [(i.namespace, i.value) for i in Identity.objects.filter(subject__case=case)]
+
+
+def last_subject_edit(case: Case) -> dict:
+    event = AuditEvent.objects.filter(case=case, action="subject.updated").order_by("-seq")[0]
+    assert "@" not in json.dumps(event.details)  # counts and names, never an address
+    return event.details
+
+
+def test_changing_the_contact_email_moves_the_email_identity_with_it(officer_client, make_case):
+    case = make_case()
+    data = {"name": "Ada Lovelace", "email": "ada.king@example.org",
+            "email_identity_follows": "on"} | identity_rows(case.subject)
+
+    response = officer_client.post(subject_url(case), data)
+
+    assert response.status_code == 302
+    assert identities_of(case) == [
+        ("email", "ada.king@example.org"),
+        ("ecid", "44363657679975868102109072127"),
+    ]
+    assert Case.objects.with_subject_email("ada.king@example.org").get() == case
+    assert last_subject_edit(case) == {
+        "fields": ["email"],
+        "email_identity_followed": True,
+        "identities_changed": 1,
+        "identities_removed": 0,
+        "namespaces": ["email"],
+    }
+
+
+def test_the_email_identity_follows_from_the_case_page_too(officer_client, make_case):
+    case = make_case()
+    data = {
+        "subject-TOTAL_FORMS": 1,
+        "subject-INITIAL_FORMS": 1,
+        "subject-0-id": case.subject.pk,
+        "subject-0-case": case.pk,
+        "subject-0-name": "Ada Lovelace",
+        "subject-0-email": "ada.king@example.org",
+        "subject-0-email_identity_follows": "on",
+    }
+    for prefix in ("jobs", "results"):
+        data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
+
+    response = officer_client.post(case_url(case), data)
+
+    assert response.status_code == 302
+    assert identities_of(case)[0] == ("email", "ada.king@example.org")
+    assert last_subject_edit(case) == {
+        "fields": ["email"],
+        "email_identity_followed": True,
+        "identities_changed": 1,
+        "identities_removed": 0,
+    }
+
+
+def test_an_officer_can_keep_the_email_identity_by_unticking_the_box(officer_client, make_case):
+    case = make_case()
+    data = {"name": "Ada Lovelace", "email": "ada.king@example.org"} | identity_rows(case.subject)
+
+    officer_client.post(subject_url(case), data)
+
+    case.subject.refresh_from_db()
+    assert case.subject.email == "ada.king@example.org"
+    assert identities_of(case)[0] == ("email", "ada.lovelace@example.org")
+    assert last_subject_edit(case) == {
+        "fields": ["email"],
+        "email_identity_followed": False,
+        "email_identity_kept_by_officer": True,
+    }
+
+
+def test_the_email_identity_is_matched_ignoring_case_and_spaces(officer_client, make_case):
+    case = make_case(
+        subject_email="Ada.Lovelace@Example.org ",
+        identities=[{"namespace": "Email", "value": "ada.lovelace@EXAMPLE.ORG"}],
+    )
+    data = {"name": "", "email": "ada@example.net",
+            "email_identity_follows": "on"} | identity_rows(case.subject)
+
+    officer_client.post(subject_url(case), data)
+
+    assert identities_of(case) == [("Email", "ada@example.net")]
+
+
+def test_without_a_matching_email_identity_nothing_else_changes(officer_client, make_case):
+    case = make_case(identities=[{"namespace": "ecid", "value": "44363657679975868102109072127"},
+                                 {"namespace": "email", "value": "work@example.com"}])
+    page = officer_client.get(subject_url(case)).content.decode()
+    data = {"name": "Ada Lovelace", "email": "ada.king@example.org",
+            "email_identity_follows": "on"} | identity_rows(case.subject)
+
+    officer_client.post(subject_url(case), data)
+
+    assert "Also change the email identity sent to vendors" in page
+    assert "This case has no email identity with the current contact email." in page
+    assert identities_of(case) == [
+        ("ecid", "44363657679975868102109072127"),
+        ("email", "work@example.com"),
+    ]
+    assert last_subject_edit(case)["email_identity_followed"] is False
+
+
+def test_an_email_identity_already_holding_the_new_address_is_not_duplicated(
+    officer_client, make_case
+):
+    case = make_case(identities=[{"namespace": "email", "value": "ada.lovelace@example.org"},
+                                 {"namespace": "email", "value": "ada.king@example.org"}])
+    data = {"name": "Ada Lovelace", "email": "ada.king@example.org",
+            "email_identity_follows": "on"} | identity_rows(case.subject)
+
+    officer_client.post(subject_url(case), data)
+
+    assert identities_of(case) == [("email", "ada.king@example.org")]
+    assert last_subject_edit(case)["identities_removed"] == 1
+
+
+def test_an_identity_row_the_officer_edits_in_the_same_save_is_left_as_typed(
+    officer_client, make_case
+):
+    case = make_case()
+    data = {"name": "Ada Lovelace", "email": "ada.king@example.org",
+            "email_identity_follows": "on"} | identity_rows(case.subject)
+    data["identities-0-value"] = "ada.work@example.com"
+
+    officer_client.post(subject_url(case), data)
+
+    assert identities_of(case)[0] == ("email", "ada.work@example.com")
+    details = last_subject_edit(case)
+    assert details["identities_changed"] == 1 and details["email_identity_followed"] is False
+
+
+def test_an_officer_removes_an_identity_while_the_case_is_unsubmitted(officer_client, make_case):
+    case = make_case()
+    page = officer_client.get(subject_url(case)).content.decode()
+    data = {"name": "Ada Lovelace", "email": "ada.lovelace@example.org"} | identity_rows(
+        case.subject
+    )
+    data["identities-1-DELETE"] = "on"
+
+    response = officer_client.post(subject_url(case), data)
+
+    assert 'name="identities-0-DELETE"' in page
+    assert response.status_code == 302
+    assert identities_of(case) == [("email", "ada.lovelace@example.org")]
+    assert last_subject_edit(case) == {
+        "identities_added": 0,
+        "identities_changed": 0,
+        "identities_removed": 1,
+        "namespaces": ["ecid"],
+    }
+
+
+def test_removing_the_last_identity_is_refused_with_a_clear_error(officer_client, make_case):
+    case = make_case(identities=[{"namespace": "ecid", "value": "44363657679975868102109072127"}])
+    data = {"name": "Ada Lovelace", "email": "ada.lovelace@example.org"} | identity_rows(
+        case.subject
+    )
+    data["identities-0-DELETE"] = "on"
+
+    response = officer_client.post(subject_url(case), data)
+
+    assert response.status_code == 200
+    assert "A case needs at least one identity: add another before removing the last one." in (
+        response.content.decode()
+    )
+    assert len(identities_of(case)) == 1
+    assert not AuditEvent.objects.filter(case=case, action="subject.updated").exists()
+
+
+def test_officers_may_delete_identities_and_auditors_may_not(officer, auditor):
+    assert officer.has_perm("cases.delete_identity")
+    assert not auditor.has_perm("cases.delete_identity")
+    assert not officer.has_perm("cases.delete_case")
 
 
 def test_subject_edit_racing_a_submission_is_refused_and_nothing_changes(
@@ -635,17 +819,52 @@ def test_add_form_names_the_replacement_of_a_retired_regulation(officer_client):
     assert not Case.objects.exists()
 
 
-def test_add_form_rejects_bad_identities(officer_client):
+def test_add_form_reports_every_bad_identity_line_at_once(officer_client):
+    lines = [
+        "gaid:not-a-uuid",
+        "just-a-value",
+        "ecid:11112222333344445555",
+        "",
+        "ecid:123:weird",
+        "loyaltyId:LOY-1",
+        "ecid:11112222333344445555",
+    ]
+
     response = officer_client.post(
-        reverse("admin:cases_case_add"), intake(identities="gaid:not-a-uuid\njust-a-value")
+        reverse("admin:cases_case_add"), intake(identities="\n".join(lines))
     )
 
-    errors = response.context["form"].errors["identities"]
     assert response.status_code == 200
-    assert errors == ["Line 2: write namespace:value, optionally :type at the end."]
-    fixed = officer_client.post(reverse("admin:cases_case_add"), intake(identities="gaid:nope"))
-    assert "A GAID must be a UUID" in fixed.context["form"].errors["identities"][0]
+    types = "standard, custom, integrationCode, namespaceId, unregistered, analytics, target"
+    assert response.context["form"].errors["identities"] == [
+        "Line 1: A GAID must be a UUID such as 6D92078A-8246-4BA4-AE5B-76104861E7DC.",
+        "Line 2: write namespace:value, optionally :type at the end.",
+        f"Line 5: unknown identity type 'weird' after the last ':'; use one of {types}. "
+        "A value containing ':' needs its type at the end, e.g. ecid:123:weird:standard.",
+        "Line 6: 'loyaltyId' is not a standard namespace: send it with type 'custom'.",
+        "Line 7: The ecid identity is listed twice.",
+    ]
     assert not Case.objects.exists()
+
+
+def test_add_form_keeps_colons_in_values_written_with_their_type(officer_client):
+    identities = "ecid:123:weird:standard\nloyaltyId:a:b:c:Custom\nphone:+44 20:7946:standard"
+
+    officer_client.post(reverse("admin:cases_case_add"), intake(identities=identities))
+
+    case = Case.objects.get(external_ref="MAIL-7")
+    assert [(i.namespace, i.value, i.type) for i in case.subject.identities.all()] == [
+        ("email", "grace@example.org", "standard"),
+        ("ecid", "123:weird", "standard"),
+        ("loyaltyId", "a:b:c", "custom"),
+        ("phone", "+44 20:7946", "standard"),
+    ]
+
+
+def test_add_form_help_text_states_the_identity_line_format(officer_client):
+    page = officer_client.get(reverse("admin:cases_case_add")).content.decode()
+
+    assert "the part after the last one is always the type" in page
 
 
 def test_add_form_shows_service_errors_on_their_field(officer_client):
@@ -656,6 +875,29 @@ def test_add_form_shows_service_errors_on_their_field(officer_client):
     assert response.context["form"].errors["received_at"] == [
         "The receipt date cannot be in the future."
     ]
+
+
+def test_add_form_refuses_a_receipt_date_older_than_the_limit_on_the_field(officer_client):
+    response = officer_client.post(
+        reverse("admin:cases_case_add"), intake(received_at="2020-06-01T10:00")
+    )
+
+    assert response.status_code == 200
+    [message] = response.context["form"].errors["received_at"]
+    assert message.startswith("The receipt date 2020-06-01 is more than 365 days ago")
+    assert not Case.objects.exists()
+
+
+def test_add_form_accepts_an_officers_backdated_receipt(officer_client):
+    backdated = timezone.localtime() - dt.timedelta(days=200)
+
+    officer_client.post(
+        reverse("admin:cases_case_add"),
+        intake(received_at=backdated.strftime("%Y-%m-%dT%H:%M")),
+    )
+
+    case = Case.objects.get(external_ref="MAIL-7")
+    assert timezone.localdate(case.received_at) == backdated.date()
 
 
 def test_add_form_warns_of_possible_duplicates(officer_client, make_case):

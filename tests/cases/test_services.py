@@ -7,15 +7,17 @@ from django.utils import timezone
 
 from cases import services
 from cases.choices import CaseStatus, JobStatus, RejectionReason
+from cases.crypto import blind_index
 from cases.models import AuditEvent, Case, TransitionError
 from tests.conftest import DEFAULT_IDENTITIES, submitted_with_jobs
 
 
-def test_create_case_sets_reference_deadline_and_audits(make_case):
+def test_create_case_sets_reference_deadline_and_audits(make_case, settings):
+    settings.MAX_RECEIPT_AGE_DAYS = 100 * 365  # a fixed date must not age out of the limit
     received = timezone.make_aware(dt.datetime(2026, 1, 31, 10, 0))
     case = make_case(received_at=received)
 
-    assert case.reference.startswith("DSAR-2026-")
+    assert case.reference.startswith(f"DSAR-{timezone.localdate().year}-")
     assert case.due_date == dt.date(2026, 2, 28)
     assert case.status == CaseStatus.NEW
     assert case.subject.identities.count() == 2
@@ -88,6 +90,43 @@ def test_bad_case_fields_are_refused(make_case, field, value):
     with pytest.raises(ValidationError):
         make_case(**{field: value})
     assert Case.objects.count() == 0
+
+
+def test_a_receipt_date_years_ago_is_refused_by_default(make_case):
+    with pytest.raises(ValidationError) as error:
+        make_case(received_at=timezone.make_aware(dt.datetime(2019, 3, 1, 10, 0)))
+
+    [message] = error.value.message_dict["received_at"]
+    assert message.startswith("The receipt date 2019-03-01 is more than 365 days ago")
+    earliest = timezone.localdate() - dt.timedelta(days=365)
+    assert f"Receipt dates from {earliest} on are accepted" in message
+    assert Case.objects.count() == 0
+
+
+def test_backdating_within_the_limit_is_accepted_and_one_day_more_is_not(make_case, settings):
+    settings.MAX_RECEIPT_AGE_DAYS = 30
+    today = timezone.localdate()
+
+    def noon(days_ago: int) -> dt.datetime:
+        day = today - dt.timedelta(days=days_ago)
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(12)))
+
+    case = make_case(received_at=noon(30))
+    with pytest.raises(ValidationError, match="more than 30 days ago"):
+        make_case(received_at=noon(31))
+    assert timezone.localdate(case.received_at) == today - dt.timedelta(days=30)
+    assert Case.objects.count() == 1
+
+
+def test_reference_year_is_the_year_the_case_is_opened_not_the_receipt_year(make_case, settings):
+    settings.MAX_RECEIPT_AGE_DAYS = 400  # last year's 31 December is up to 366 days ago
+    this_year = timezone.localdate().year
+    new_years_eve = timezone.make_aware(dt.datetime(this_year - 1, 12, 31, 12, 0))
+
+    case = make_case(received_at=new_years_eve)
+
+    assert case.reference.startswith(f"DSAR-{this_year}-")
+    assert case.due_date == dt.date(this_year, 1, 31)  # the clock still runs from the receipt
 
 
 def test_adobe_products_are_canonically_spelt(make_case):
@@ -354,3 +393,20 @@ def test_assign_refuses_the_read_only_auditor(make_case, system_actor, auditor):
     case.refresh_from_db()
     assert case.assignee is None
     assert not AuditEvent.objects.filter(case=case, action="case.assigned").exists()
+
+
+def test_following_the_contact_email_re_indexes_the_email_identity(make_case, system_actor):
+    case = make_case()
+
+    def save():
+        return services.follow_contact_email(
+            case.subject, old_email="ADA.LOVELACE@example.org", new_email="ada.king@example.org"
+        )
+
+    services.edit_subject(case, save, actor=system_actor)
+
+    email = case.subject.identities.get(namespace="email")
+    assert email.value == "ada.king@example.org"
+    assert email.value_index == blind_index("email:ada.king@example.org")
+    event = AuditEvent.objects.get(action="subject.updated")
+    assert event.details == {"identities_changed": 1, "identities_removed": 0}
