@@ -152,6 +152,8 @@ JOB_TERMINAL = frozenset(
     }
 )
 JOB_ENDED_WELL = frozenset({JobStatus.COMPLETE, JobStatus.NOT_APPLICABLE})
+# Ended badly: each carries a reason an officer can act on (`cases.job_reasons`).
+JOB_PROBLEM = frozenset({JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED})
 # Jobs an officer may send again.
 JOB_RETRYABLE = frozenset(
     {JobStatus.PENDING, JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED, JobStatus.MANUAL}
