@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cases import audit_views, deadlines, services
+from cases import audit_views, deadlines, routing, services
 from cases.admin_steps import (
     CASE_STEPS,
     CaseStep,
@@ -35,6 +35,7 @@ from cases.audit import Actor
 from cases.choices import (
     CASE_TERMINAL,
     CASE_UNSUBMITTED,
+    JOB_FAILED,
     CaseStatus,
     JobStatus,
 )
@@ -46,6 +47,7 @@ from cases.forms import (
     StepForm,
     add_service_errors,
 )
+from cases.job_reasons import problem_reason, result_text
 from cases.models import (
     AuditEvent,
     Case,
@@ -177,23 +179,43 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+def job_url(job: VendorJob) -> str:
+    return reverse("admin:cases_vendorjob_change", args=[job.pk])
+
+
+def job_reason(job: VendorJob) -> str:
+    """The stored reason, or (for rows from before every problem carried one) the vendor's words."""
+    if job.last_error:
+        return job.last_error
+    return problem_reason(job) if job.status in JOB_FAILED else "—"
+
+
 class VendorJobInline(ReadOnlyInline):
     model = VendorJob
     verbose_name_plural = "vendor jobs"
     fields = [
-        "vendor",
-        "action",
+        "job_link",
         "status_pill",
         "vendor_ids",
         "vendor_status",
-        "result_status",
+        "result",
         "attempts",
-        "last_error",
+        "reason",
+        "note",
         "next_attempt_at",
         "submitted_at",
         "completed_at",
         "last_synced_at",
     ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("case")  # each row names its case
+
+    @admin.display(description="Job")
+    def job_link(self, job: VendorJob) -> SafeString:
+        return format_html(
+            '<a href="{}">{} {}</a>', job_url(job), job.get_vendor_display(), job.action
+        )
 
     @admin.display(description="Status")
     def status_pill(self, job: VendorJob) -> SafeString:
@@ -202,6 +224,14 @@ class VendorJobInline(ReadOnlyInline):
     @admin.display(description="Vendor ids")
     def vendor_ids(self, job: VendorJob) -> str:
         return " / ".join(filter(None, [job.request_id, job.vendor_job_id])) or "—"
+
+    @admin.display(description="Result")
+    def result(self, job: VendorJob) -> str:
+        return result_text(job)
+
+    @admin.display(description="Reason / next step")
+    def reason(self, job: VendorJob) -> str:
+        return job_reason(job)
 
 
 def result_download_url(result: ResultFile) -> str | None:
@@ -305,7 +335,10 @@ class CaseAdmin(ServiceWritesAdmin):
                 ]
             },
         ),
-        ("Routing", {"fields": ["vendors", "adobe_products", "id5_jurisdiction"]}),
+        (
+            "Routing",
+            {"fields": ["vendors", "adobe_products", "id5_jurisdiction", "routing_explanation"]},
+        ),
     ]
     # Only the assignee is edited in the form (through services.assign); every other change is
     # a step with its own service.
@@ -361,6 +394,21 @@ class CaseAdmin(ServiceWritesAdmin):
             f"On hold since {case.hold_started_on} with {plural(case.hold_days_remaining, 'day')}"
             f" left; resuming returns the case to {before}."
         )
+
+    @admin.display(description="Why each job")
+    def routing_explanation(self, case: Case) -> SafeString:
+        """Routing's own decisions (the ones submit_case follows), beside the jobs they made."""
+        jobs = {(job.vendor, job.action): job for job in case.jobs.all()}
+        rows = []
+        for decision in routing.decide_case(case):
+            job = jobs.get((decision.vendor, decision.action))
+            rows.append({
+                "decision": decision,
+                "job": job,
+                "url": job_url(job) if job else "",
+                "outcome": _routing_outcome(case, decision, job),
+            })
+        return render_to_string("admin/cases/case/_routing.html", {"rows": rows})
 
     # Queries
 
@@ -690,6 +738,17 @@ def _data(form: StepForm | None) -> Mapping[str, Any]:
     return form.cleaned_data if form is not None else {}
 
 
+def _routing_outcome(case: Case, decision: routing.Decision, job: VendorJob | None) -> str:
+    if job is not None:
+        return f"Job: {job.get_status_display().lower()}"
+    if decision.job is None:
+        return "No job"
+    status = JobStatus(decision.job.status).label.lower()
+    if case.status in CASE_UNSUBMITTED:
+        return f"Created as {status} on submit"
+    return f"No job yet: created as {status} when the case is next submitted"
+
+
 # --- Subject and identities -----------------------------------------------------------------------
 
 
@@ -873,7 +932,10 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(VendorJob)
 class VendorJobAdmin(ReadOnlyAdmin):
+    # The job's own label opens its page; the case has its own column (a link inside the row's
+    # change link would nest anchors).
     list_display = [
+        "label",
         "case_link",
         "vendor",
         "action",
@@ -884,17 +946,44 @@ class VendorJobAdmin(ReadOnlyAdmin):
         "last_synced_at",
         "updated_at",
     ]
+    list_display_links = ["label"]
     list_filter = ["vendor", "action", "status", "result_status"]
     search_fields = ["case__reference", "vendor_job_id", "request_id"]
     search_help_text = "Case reference or a vendor id."
     list_select_related = ["case"]
+    fields = [
+        "case_link", "vendor", "action", "status_pill", "reason", "note", "vendor_status",
+        "result_codes", "product_statuses", "products", "jurisdiction", "request_id",
+        "vendor_job_id", "result", "attempts", "next_attempt_at", "sending_started_at",
+        "submitted_at", "completed_at", "last_synced_at", "created_at", "updated_at",
+    ]
+    readonly_fields = fields
 
     class Media:
         css = {"all": ["cases/admin.css"]}
 
+    def get_object(self, request, object_id, from_field=None):
+        queryset = self.get_queryset(request).select_related("case")
+        try:
+            return queryset.get(pk=VendorJob._meta.pk.to_python(object_id))
+        except (VendorJob.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    @admin.display(description="Job", ordering="case__reference")
+    def label(self, job: VendorJob) -> str:
+        return str(job)
+
     @admin.display(description="Case", ordering="case__reference")
     def case_link(self, job: VendorJob) -> SafeString | str:
         return _case_link(job.case_id, job.case.reference)
+
+    @admin.display(description="Reason / next step")
+    def reason(self, job: VendorJob) -> str:
+        return job_reason(job)
+
+    @admin.display(description="Result")
+    def result(self, job: VendorJob) -> str:
+        return result_text(job)
 
     @admin.display(description="Status", ordering="status")
     def status_pill(self, job: VendorJob) -> SafeString:
@@ -906,7 +995,7 @@ class ResultFileAdmin(ReadOnlyAdmin):
     list_display = ["name", "case_link", "job", "size", "sha256", "downloaded_at", "purge_after"]
     list_filter = ["job__vendor", "downloaded_at", "purge_after"]
     search_fields = ["case__reference", "sha256"]
-    list_select_related = ["case", "job"]
+    list_select_related = ["case", "job__case"]
     # `file` is left out on purpose: its storage URL is never served (downloads are audited).
     fields = [
         "case_link",

@@ -11,6 +11,7 @@ records the case file holds only ids and hashes.
 import csv
 import datetime as dt
 import hashlib
+import json
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -44,7 +45,7 @@ DECISION_ACTIONS = (
 _SPOOL_BYTES = 8 * 1024 * 1024
 JOB_COLUMNS = (
     "vendor", "action", "status", "vendor_status", "result_codes", "product_statuses",
-    "products", "jurisdiction", "request_id", "vendor_job_id", "attempts", "last_error",
+    "products", "jurisdiction", "request_id", "vendor_job_id", "attempts", "last_error", "note",
     "result_status", "submitted_at", "completed_at", "last_synced_at",
 )
 RESULT_COLUMNS = (
@@ -75,6 +76,8 @@ def _cell(value: Any) -> str:
         return ""
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, list | dict):  # codes, products, per-product statuses: JSON, not repr
+        return json.dumps(value, sort_keys=True)
     return str(value)
 
 

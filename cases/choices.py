@@ -154,7 +154,8 @@ JOB_TERMINAL = frozenset(
     }
 )
 JOB_ENDED_WELL = frozenset({JobStatus.COMPLETE, JobStatus.NOT_APPLICABLE})
-# Ended without doing all it was asked: a failed delete keeps a case from closing unconfirmed.
+# Ended without doing all it was asked: each carries a reason an officer can act on
+# (`cases.job_reasons`), and a failed delete keeps a case from closing unconfirmed.
 JOB_FAILED = frozenset({JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED})
 # Jobs an officer may send again.
 JOB_RETRYABLE = frozenset(

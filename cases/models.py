@@ -264,7 +264,8 @@ class VendorJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_vendor_display()} {self.action} for {self.case_id}"
+        # Names the case by its reference: lists that show jobs select_related("case").
+        return f"{self.get_vendor_display()} {self.action} for {self.case.reference}"
 
     @property
     def is_active(self) -> bool:

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cases import deadlines, routing, vendors, webhooks
+from cases import deadlines, job_reasons, routing, vendors, webhooks
 from cases.audit import Actor, record
 from cases.choices import (
     CASE_HOLDABLE,
@@ -582,8 +582,10 @@ def queue_sending() -> None:
 def _job_problem(job: VendorJob) -> str | None:
     """Why this job needs an officer, or None."""
     label = f"{job.get_vendor_display()} {job.action}"
-    if job.status in (JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED):
-        return f"{label}: {job.get_status_display().lower()} — {job.last_error or 'see the job'}"
+    if job.status in JOB_FAILED:
+        # Rows written before every problem carried its reason still get one.
+        reason = job.last_error or job_reasons.problem_reason(job)
+        return f"{label}: {job.get_status_display().lower()} — {reason}"
     if job.status == JobStatus.MANUAL:
         return f"{label}: manual task — {job.last_error or 'mark it done when handled'}"
     if job.result_status == ResultStatus.REJECTED:
@@ -627,6 +629,9 @@ def update_job(job: VendorJob, *, actor: Actor | None = None, **changes) -> Vend
         setattr(job, name, value)
     if job.status in JOB_TERMINAL and not job.completed_at:
         job.completed_at = timezone.now()
+    if job.status in JOB_FAILED and not job.last_error:
+        # Whatever ended the job badly, the officer gets the vendor's words and a next step.
+        job.last_error = job_reasons.problem_reason(job)
     job.save()
     if job.status != old_status:
         record(

@@ -22,6 +22,7 @@ from cases.audit import Actor, record
 from cases.choices import (
     CASE_TERMINAL,
     ID5_NAMESPACES,
+    JOB_FAILED,
     CaseStatus,
     JobStatus,
     ResultStatus,
@@ -433,8 +434,10 @@ def _apply_privacy_job(job: VendorJob, found: PrivacyJob, **extra) -> None:
             p.product: {"status": p.status, "code": p.code} for p in found.products
         },
         "last_synced_at": timezone.now(),
-        "last_error": "; ".join(f"{p.product}: {p.code} {p.message or ''}".strip()
-                                for p in failed),
+        # A job that ended badly gets its full reason (codes and next step) in update_job.
+        "last_error": "" if found.status in JOB_FAILED else "; ".join(
+            f"{p.product}: {p.code} {p.message or ''}".strip() for p in failed
+        ),
         **extra,
     }
     finished = found.status in (JobStatus.COMPLETE, JobStatus.PARTIAL)
@@ -461,7 +464,7 @@ def _read_other(job: VendorJob, client) -> None:
         job, status=order.status, vendor_status=order.vendor_status,
         product_statuses={p.product: {"status": p.status} for p in order.products},
         last_synced_at=timezone.now(),
-        last_error=f"Failed: {failed}" if failed else "",
+        last_error=f"Failed: {failed}" if failed and order.status not in JOB_FAILED else "",
     )
 
 

@@ -184,6 +184,14 @@ ID5_PARTNER_ID = env.str("ID5_PARTNER_ID", default="")
 ID5_TOKEN = env.str("ID5_TOKEN", default="")
 # ID5 refuses more than this many deletion requests per partner per UTC day (counted here too).
 ID5_DAILY_PARTNER_LIMIT = env.int("ID5_DAILY_PARTNER_LIMIT", default=3000)
+# ID5 has no access API. `manual`: each access request gets a manual task for an officer to ask
+# ID5 by email; `not_applicable`: ID5 access requests are recorded as not applicable.
+ID5_ACCESS_REQUESTS = env.str("ID5_ACCESS_REQUESTS", default="manual").strip().lower()
+if ID5_ACCESS_REQUESTS not in ("manual", "not_applicable"):
+    raise ImproperlyConfigured(
+        f"ID5_ACCESS_REQUESTS must be 'manual' or 'not_applicable', not "
+        f"'{ID5_ACCESS_REQUESTS}'."
+    )
 RESULT_DOWNLOAD_HOSTS = env.list(
     "RESULT_DOWNLOAD_HOSTS", default=["platform.adobe.io", "api.id5-sync.com"]
 )

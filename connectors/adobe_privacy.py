@@ -55,6 +55,24 @@ ANALYTICS_DELETE_METHODS = frozenset({"anonymize", "purge"})
 # responseMsgCode values (error-codes.md): success, not applicable, user IDs not found.
 SUCCESS_CODES = frozenset({"6000-200", "6051-200", "6052-200"})
 PARTIAL_CODES = frozenset({"6054-200"})
+# What each responseMsgCode means (error-codes.md), for the reasons officers read.
+RESULT_CODE_MEANINGS = {
+    "1000-400": "data not in the required format",
+    "1001-400": "organisation not provisioned",
+    "1010-400": "access and permissions required",
+    "1020-400": "upload or archive failure (re-upload)",
+    "1021-400": "job failure",
+    "1022-400": "data access failure",
+    "1023-400": "dataset ids not found",
+    "1024-400": "unexpected error",
+    "1030-400": "document rate limit exceeded",
+    "1040-400": "customer-managed key revoked",
+    "6000-200": "success",
+    "6051-200": "not provisioned for this product (not applicable)",
+    "6052-200": "user ids not found",
+    "6053-200": "invalid namespace",
+    "6054-200": "partially completed",
+}
 # "10/02/2019 08:25 PM GMT" (MM/dd/yyyy hh:mm a GMT): not ISO 8601 (privacy-jobs.md).
 _ADOBE_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}) ([AP]M) GMT", re.I)
 

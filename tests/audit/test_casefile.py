@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import io
+import json
 import zipfile
 
 import pytest
@@ -97,6 +98,34 @@ def test_timeline_jobs_and_manifest_match_the_database(answered_case, officer):
     assert manifest[1][:3] == [
         "job-1.zip", hashlib.sha256(b"PK fake zip for the manifest").hexdigest(), "28"
     ]
+
+
+def test_vendor_jobs_csv_writes_json_and_the_manual_note(make_case, system_actor, officer):
+    case = services.verify_identity(make_case(vendors=["id5", "adobe_privacy"]),
+                                    actor=system_actor)
+    services.submit_case(case, actor=system_actor)
+    adobe = VendorJob.objects.get(case=case, vendor=Vendor.ADOBE_PRIVACY, action="access")
+    services.update_job(
+        adobe, status=JobStatus.PARTIAL, vendor_status="complete", products=["analytics"],
+        result_codes=["1022-400", "6000-200"],
+        product_statuses={"Analytics": {"status": "error", "code": "1022-400"}},
+    )
+    manual = VendorJob.objects.get(case=case, vendor=Vendor.ID5, action="access")
+    services.complete_manual_job(manual, actor=system_actor,
+                                 note="ID5 replied on 24 Nov: they hold no data.")
+
+    archive = case_file(case, officer)
+    header, *rows = read_csv(archive, "vendor_jobs.csv")
+    jobs = {(row[0], row[1]): dict(zip(header, row, strict=True)) for row in rows}
+    partial = jobs[("adobe_privacy", "access")]
+    assert json.loads(partial["result_codes"]) == ["1022-400", "6000-200"]
+    assert json.loads(partial["product_statuses"]) == {
+        "Analytics": {"code": "1022-400", "status": "error"}
+    }
+    assert json.loads(partial["products"]) == ["analytics"]
+    assert jobs[("id5", "access")]["note"] == "ID5 replied on 24 Nov: they hold no data."
+    html = archive.read("summary.html").decode()
+    assert "ID5 replied on 24 Nov: they hold no data." in html
 
 
 def test_chain_head_and_checksums_let_the_file_be_checked_later(answered_case, officer):

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -1064,3 +1065,80 @@ def test_dashboard_queries_do_not_grow_with_cases(officer_client, make_case):
         ccpa_case(make_case, 50)
 
     assert count_queries(officer_client, reverse("admin:index")) == small
+
+
+# --- Vendor job pages -----------------------------------------------------------------------------
+
+
+def job_url(job: VendorJob) -> str:
+    return reverse("admin:cases_vendorjob_change", args=[job.pk])
+
+
+def test_job_list_rows_link_to_the_job_page_named_by_case_reference(officer_client, make_case):
+    case = make_case()
+    job = add_job(case, "id5", "access", status=JobStatus.MANUAL)
+
+    html = officer_client.get(reverse("admin:cases_vendorjob_changelist")).content.decode()
+
+    assert f'<a href="{job_url(job)}">ID5 access for {case.reference}</a>' in html
+    assert f'<a href="{case_url(case)}">{case.reference}</a>' in html
+    rows = html[html.index("<tbody>"):html.index("</tbody>")]
+    assert not re.search(r"<a [^>]*>\s*(</a>|<a )", rows)  # no empty or nested anchors
+    assert f"for {case.pk}<" not in html
+
+
+def test_job_list_queries_do_not_grow_with_rows(officer_client, make_case):
+    url = reverse("admin:cases_vendorjob_changelist")
+    add_job(make_case(), "id5", "delete")
+    small = count_queries(officer_client, url)
+    for _ in range(4):
+        add_job(make_case(), "adobe_privacy", "access")
+    assert count_queries(officer_client, url) == small
+
+
+def test_case_page_links_each_job_and_explains_its_routing(officer_client, make_case):
+    case = set_status(make_case(regulation="ccpa"), CaseStatus.IN_PROGRESS)
+    adobe = add_job(case, "adobe_privacy", "access", status=JobStatus.SUBMITTED)
+    id5 = add_job(case, "id5", "delete", status=JobStatus.PROCESSING)
+
+    html = officer_client.get(case_url(case)).content.decode()
+
+    assert f'<a href="{job_url(adobe)}">Adobe Privacy Service access</a>' in html
+    assert f'<a href="{job_url(id5)}">ID5 delete</a>' in html
+    routing = html[html.index('id="pd-routing"'):]
+    assert f'<a href="{job_url(id5)}">Job: processing</a>' in routing
+    assert "jurisdiction CCPA (from regulation ccpa)" in routing
+    assert "ID5_ACCESS_REQUESTS=manual" in routing  # why the ID5 access task will exist
+    assert "Created as manual task on submit" not in routing  # the case is past submission
+    assert "No job yet: created as manual task when the case is next submitted" in routing
+    assert "Expected when the job completes" in html  # Adobe access, not finished yet
+    assert "No result file (delete)" in html
+    assert "No result expected" not in html
+
+
+def test_unsubmitted_case_page_says_which_jobs_submitting_will_create(officer_client, make_case):
+    case = make_case(actions=["access"], identities=[{"namespace": "id5id", "value": "ID5-ab12"}])
+    routing = officer_client.get(case_url(case)).content.decode()
+    routing = routing[routing.index('id="pd-routing"'):]
+    assert "Created as not applicable on submit" in routing  # Adobe: no Adobe identity
+    assert "The case has no identity Adobe can look up." in routing
+    assert "Created as manual task on submit" in routing
+
+
+def test_job_page_gives_the_reason_result_and_note(officer_client, make_case):
+    case = make_case()
+    failed = add_job(case, "id5", "delete", status=JobStatus.ERROR, vendor_status="FAILED",
+                     vendor_job_id="ab" * 16)
+    done = add_job(case, "id5", "access", status=JobStatus.COMPLETE,
+                   note="ID5 replied: no data held.")
+
+    html = officer_client.get(job_url(failed)).content.decode()
+    assert f"ID5 delete for {case.reference}" in html
+    assert f"contact ID5 support with request id {'ab' * 16}" in html
+    assert f'<a href="{case_url(case)}">{case.reference}</a>' in html
+    assert "see the job" not in html
+
+    html = officer_client.get(job_url(done)).content.decode()
+    assert "ID5 replied: no data held." in html
+    case_page = officer_client.get(case_url(case)).content.decode()
+    assert "ID5 replied: no data held." in case_page  # the note, on the case page too

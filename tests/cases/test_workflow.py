@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cases import services, tasks
 from cases.choices import CaseStatus, JobStatus, ResultStatus, Vendor
-from cases.models import AuditEvent, ResultFile, VendorJob
+from cases.models import AuditEvent, Case, ResultFile, VendorJob
 from connectors.adobe_privacy import AdobePrivacyClient
 from connectors.id5 import ID5Client
 
@@ -327,3 +327,54 @@ def test_no_token_or_identity_in_audit_or_task_args(submitted, vendor_sandbox, s
     for secret in (settings.ID5_TOKEN, settings.ADOBE_CLIENT_SECRET, "ada.lovelace", "ID5-7d1f"):
         assert secret not in text
     assert AuditEvent.objects.filter(action="vendor.call").count() > 3
+
+
+def test_id5_failed_job_says_what_id5_reported_and_what_to_do(submitted, vendor_sandbox):
+    case = submitted(actions=["delete"], vendors=["id5"])
+    request_id = job(case, Vendor.ID5, "delete").vendor_job_id
+    control(vendor_sandbox, "outcome", {"id": request_id, "outcome": "failed"})
+    settle()
+    failed = job(case, Vendor.ID5, "delete")
+    case.refresh_from_db()
+    assert failed.status == JobStatus.ERROR and failed.vendor_status == "FAILED"
+    assert "FAILED" in failed.last_error
+    assert f"contact ID5 support with request id {request_id}" in failed.last_error
+    assert "Retry failed jobs" in failed.last_error
+    assert case.status == CaseStatus.ACTION_REQUIRED
+    assert "see the job" not in case.status_reason
+    assert f"request id {request_id}" in case.status_reason
+
+
+def test_adobe_partial_access_job_keeps_its_reason_after_the_zip_is_attached(
+    submitted, vendor_sandbox
+):
+    case = submitted(actions=["access"], vendors=["adobe_privacy"])
+    adobe_id = job(case).vendor_job_id
+    control(vendor_sandbox, "outcome", {"id": adobe_id, "outcome": "partial"})
+    settle()
+    partial = job(case)
+    case.refresh_from_db()
+    assert partial.status == JobStatus.PARTIAL
+    assert partial.result_status == ResultStatus.ATTACHED  # the products that finished
+    assert "PRVCY-1022-400 (data access failure)" in partial.last_error  # the failed product
+    assert "6000-200" in partial.last_error  # and the ones that worked
+    assert f"job id {adobe_id}" in partial.last_error
+    assert "Retry failed jobs" in partial.last_error, partial.last_error
+    assert "see the job" not in case.status_reason
+    assert "PRVCY-1022-400" in case.status_reason
+
+
+def test_a_problem_job_without_a_stored_reason_still_gets_one(make_case, system_actor):
+    """Rows written before every problem carried its reason: the case reason is built from the
+    vendor's status and codes instead of pointing at an empty field."""
+    case = services.verify_identity(make_case(actions=["delete"], vendors=["id5"]),
+                                    actor=system_actor)
+    services.submit_case(case, actor=system_actor)
+    VendorJob.objects.filter(case=case).update(
+        status=JobStatus.ERROR, vendor_status="FAILED", vendor_job_id="0f" * 16, last_error=""
+    )
+    services.refresh_case_status(Case.objects.get(pk=case.pk))
+    case.refresh_from_db()
+    assert case.status == CaseStatus.ACTION_REQUIRED
+    assert "see the job" not in case.status_reason
+    assert "ID5 reports request " + "0f" * 16 + " as FAILED" in case.status_reason

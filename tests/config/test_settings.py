@@ -48,3 +48,17 @@ def test_production_passes_check_deploy():
         ALLOWED_HOSTS="privacy-desk.example.com",
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_unknown_id5_access_requests_value_is_refused_at_startup():
+    result = _manage("check", DEBUG="true", ID5_ACCESS_REQUESTS="sometimes")
+    assert result.returncode != 0
+    assert "ID5_ACCESS_REQUESTS must be 'manual' or 'not_applicable', not 'sometimes'" in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize("value", ["manual", "not_applicable", " Not_Applicable "])
+def test_id5_access_requests_accepts_its_two_values(value):
+    result = _manage("check", DEBUG="true", ID5_ACCESS_REQUESTS=value)
+    assert result.returncode == 0, result.stderr
