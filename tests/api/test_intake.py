@@ -123,6 +123,22 @@ def test_bad_input_is_400_with_a_message_for_the_field(api, overrides, field, fr
     assert Case.objects.count() == 0
 
 
+def test_unknown_product_and_vendor_codes_are_named_in_plain_words(api):
+    body = case_body(adobe_products=["analytics", "notaproduct"], vendors=["adobe_hygiene", "x"])
+
+    errors = api.post(URL, body, format="json").json()
+
+    assert errors["adobe_products"] == [
+        "Unknown Adobe product code: notaproduct. Use one of: adCloud, analytics, "
+        "audienceManager, campaign, aepDataLake, AdobeCloudPlatform, profileService, "
+        "primetimeAuthentication, target, CRS, CJM, identity, marketo, marketomeasure."
+    ]
+    assert errors["vendors"] == [
+        "Unknown or non-DSAR vendors: adobe_hygiene, x. Use one of: adobe_privacy, id5 "
+        "(Data Hygiene is a separate officer action)."
+    ]
+
+
 def test_every_problem_is_reported_at_once(api):
     body = case_body(regulation="cpa", identities=[], actions=["erase"])
 
