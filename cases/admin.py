@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,6 +29,7 @@ from cases.admin_steps import (
     StepInput,
     plural,
     refusal,
+    step_unavailable,
     step_url_name,
 )
 from cases.api import admin as _api_admin  # noqa: F401  (API clients, webhook deliveries)
@@ -38,6 +40,7 @@ from cases.choices import (
     JOB_FAILED,
     CaseStatus,
     JobStatus,
+    Vendor,
 )
 from cases.forms import (
     CaseIntakeForm,
@@ -57,7 +60,13 @@ from cases.models import (
     TransitionError,
     VendorJob,
 )
-from cases.templatetags.case_admin import deadline_badge, job_status_badge, status_badge
+from cases.routing import ID5_JURISDICTIONS
+from cases.templatetags.case_admin import (
+    deadline_badge,
+    job_status_badge,
+    regulation_name,
+    status_badge,
+)
 
 # Set on the request when a service refused the edit, so the admin reports no success.
 REFUSED_ATTR = "_privacy_desk_refused"
@@ -69,7 +78,8 @@ RESULT_DOWNLOAD_URL = "admin:cases_case_result_download"
 
 admin.site.site_header = "Privacy Desk"
 admin.site.site_title = "Privacy Desk"
-admin.site.index_title = "Officer's queue"
+# The home page's heading depends on who reads it: templates/admin/index.html, home_page_title.
+admin.site.index_title = "Home"
 # The case list needs the width more than a second copy of the app list.
 admin.site.enable_nav_sidebar = False
 
@@ -132,6 +142,7 @@ class SubjectInline(admin.StackedInline):
 
     model = DataSubject
     form = DataSubjectForm
+    template = "admin/cases/case/subject_inline.html"
     fields = ["name", "email", "email_identity_follows", "identity_table"]
     readonly_fields = ["identity_table"]
     can_delete = False
@@ -301,6 +312,7 @@ class CaseAdmin(ServiceWritesAdmin):
         "regulation_code",
         "actions",
         "status_pill",
+        "received",
         "due",
         "assignee",
     ]
@@ -337,7 +349,14 @@ class CaseAdmin(ServiceWritesAdmin):
         ),
         (
             "Routing",
-            {"fields": ["vendors", "adobe_products", "id5_jurisdiction", "routing_explanation"]},
+            {
+                "fields": [
+                    "routed_vendors",
+                    "routed_products",
+                    "routed_jurisdiction",
+                    "routing_explanation",
+                ]
+            },
         ),
     ]
     # Only the assignee is edited in the form (through services.assign); every other change is
@@ -353,7 +372,13 @@ class CaseAdmin(ServiceWritesAdmin):
 
     @admin.display(description="Regulation", ordering="regulation")
     def regulation_code(self, case: Case) -> str:
-        return case.regulation
+        return regulation_name(case.regulation)
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, case: Case) -> SafeString:
+        return format_html(
+            '<span class="pd-due">{}</span>', timezone.localdate(case.received_at).isoformat()
+        )
 
     @admin.display(description="Status", ordering="status")
     def status_pill(self, case: Case) -> SafeString:
@@ -409,6 +434,30 @@ class CaseAdmin(ServiceWritesAdmin):
                 "outcome": _routing_outcome(case, decision, job),
             })
         return render_to_string("admin/cases/case/_routing.html", {"rows": rows})
+
+    @admin.display(description="Vendors")
+    def routed_vendors(self, case: Case) -> str:
+        if not case.vendors:
+            return "Every vendor that applies"
+        return ", ".join(Vendor(v).label if v in Vendor.values else v for v in case.vendors)
+
+    @admin.display(description="Adobe products")
+    def routed_products(self, case: Case) -> str:
+        if case.adobe_products:
+            return ", ".join(case.adobe_products)
+        default = ", ".join(settings.ADOBE_DEFAULT_PRODUCTS)
+        return f"The default ({default})" if default else "None (ADOBE_DEFAULT_PRODUCTS is empty)"
+
+    @admin.display(description="ID5 jurisdiction")
+    def routed_jurisdiction(self, case: Case) -> str:
+        if case.vendors and Vendor.ID5 not in case.vendors:
+            return "Not used: the case is not routed to ID5"
+        if case.id5_jurisdiction:
+            return f"{case.id5_jurisdiction} (chosen for this case)"
+        derived = ID5_JURISDICTIONS.get(case.regulation)
+        if derived:
+            return f"From the regulation ({derived})"
+        return f"None: ID5 deletes under GDPR or CCPA only, not {regulation_name(case.regulation)}"
 
     # Queries
 
@@ -545,10 +594,18 @@ class CaseAdmin(ServiceWritesAdmin):
                 messages.WARNING,
             )
 
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Cases", **(extra_context or {})})
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             events = list(obj.audit_events.order_by("-seq")[: TIMELINE_LIMIT + 1])
             context.update(
+                # Not Django's "Change case" over the reference: the case is the page's title.
+                title=f"Case {obj.reference}",
+                subtitle=None,
+                # New cases are opened from the list (intake), never from another case's page.
+                show_save_and_add_another=False,
                 case_buttons=self._buttons(request, obj),
                 timeline=events[:TIMELINE_LIMIT],
                 timeline_truncated=len(events) > TIMELINE_LIMIT,
@@ -597,6 +654,12 @@ class CaseAdmin(ServiceWritesAdmin):
         if not self.has_change_permission(request, case):
             raise PermissionDenied
         case_url = reverse("admin:cases_case_change", args=[case.pk])
+        posts_straight = request.method == "POST" and step.form is None
+        if not posts_straight and not step.shown(case, request.user):
+            # No button offers this step now (an old tab, a typed URL): say why rather than show
+            # its page. A button without a form posts straight to its service, which says why.
+            self.message_user(request, step_unavailable(step, case), messages.ERROR)
+            return HttpResponseRedirect(case_url)
         bound = request.POST if request.method == "POST" else None
         form = step.form(bound, case=case) if step.form else None
         if request.method == "POST" and (form is None or form.is_valid()):
@@ -825,6 +888,12 @@ class DataSubjectAdmin(ServiceWritesAdmin):
     def case_link(self, subject: DataSubject) -> SafeString:
         url = reverse("admin:cases_case_change", args=[subject.case_id])
         return format_html('<a href="{}">{}</a>', url, subject.case.reference)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # "Subject of DSAR-...", not Django's "Change data subject" above it.
+            context.update(title=str(obj), subtitle=None)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change) -> None:
         pass  # saved with its identities in one locked edit: see save_related

@@ -69,6 +69,8 @@ class CaseStep:
     explain_title: str = "Limit"
     intro: str = ""
     confirm_bulk: Callable[[Case], bool] | None = None
+    # Why the step is not offered, when `shown` is False and a generic sentence would not do.
+    unavailable: Callable[[Case], str] | None = None
 
 
 CASE_STEPS: dict[str, CaseStep] = {}
@@ -85,6 +87,25 @@ def step_url_name(name: str) -> str:
 
 def _can_become(status: str) -> Callable[[Case, Any], bool]:
     return lambda case, user: status in CASE_TRANSITIONS[case.status]
+
+
+def step_unavailable(step: CaseStep, case: Case) -> str:
+    """The message for a step the case cannot take now."""
+    reason = step.unavailable(case) if step.unavailable else (
+        f"the case is {case.get_status_display().lower()}."
+    )
+    return f"{step.label} is not available for {case.reference}: {reason}"
+
+
+def _why_no_extension(case: Case) -> str:
+    # The same refusals as services.extend_deadline, checked in the same order.
+    if case.status not in CASE_CLOCK_RUNNING and case.status != CaseStatus.ON_HOLD:
+        return "the case has been answered; there is no deadline left to extend."
+    if case.status == CaseStatus.ON_HOLD:
+        return "the case is on hold; resume it before extending."
+    if case.extended_at:
+        return f"the deadline was already extended once, to {case.due_date}."
+    return f"{case.rule.label} allows no extension ({case.rule.source})."
 
 
 def _explain_extension(case: Case) -> str:
@@ -149,6 +170,7 @@ register_step(
         ),
         form=ExtendForm,
         explain=_explain_extension,
+        unavailable=_why_no_extension,
     )
 )
 register_step(

@@ -82,6 +82,7 @@ class Case(models.Model):
     )
     api_client = models.ForeignKey(
         "cases.ApiClient",
+        verbose_name="API client",
         null=True,
         blank=True,
         on_delete=models.PROTECT,

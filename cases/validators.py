@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from cases.choices import (
+    ADOBE_PRODUCTS,
     ADOBE_PRODUCTS_BY_LOWER,
     ADOBE_STANDARD_NAMESPACES,
     ID5_NAMESPACES,
@@ -124,12 +125,13 @@ def validate_identities(
 
 def validate_vendors(vendors: Iterable[str]) -> list[str]:
     vendors = list(dict.fromkeys(vendors))
-    unknown = [v for v in vendors if v not in INTAKE_VENDORS]
+    unknown = [str(v) for v in vendors if v not in INTAKE_VENDORS]
     if unknown:
         raise ValidationError(
             {
-                "vendors": f"Unknown or non-DSAR vendor(s) {unknown}; choose from "
-                f"{', '.join(INTAKE_VENDORS)} (Data Hygiene is a separate officer action)."
+                "vendors": f"Unknown or non-DSAR {_noun(unknown, 'vendor')}: "
+                f"{', '.join(unknown)}. Use one of: {', '.join(INTAKE_VENDORS)} "
+                "(Data Hygiene is a separate officer action)."
             }
         )
     return vendors
@@ -141,9 +143,18 @@ def validate_adobe_products(products: Iterable[str]) -> list[str]:
     for code in products:
         canonical = ADOBE_PRODUCTS_BY_LOWER.get(str(code).lower())
         if canonical is None:
-            unknown.append(code)
+            unknown.append(str(code))
         elif canonical not in cleaned:
             cleaned.append(canonical)
     if unknown:
-        raise ValidationError({"adobe_products": f"Unknown Adobe product code(s): {unknown}."})
+        raise ValidationError(
+            {
+                "adobe_products": f"Unknown Adobe product {_noun(unknown, 'code')}: "
+                f"{', '.join(unknown)}. Use one of: {', '.join(ADOBE_PRODUCTS)}."
+            }
+        )
     return cleaned
+
+
+def _noun(items: list[str], word: str) -> str:
+    return word if len(items) == 1 else f"{word}s"

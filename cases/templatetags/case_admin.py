@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cases.choices import CASE_TERMINAL, CaseStatus, JobStatus, ResultStatus
+from cases.choices import CASE_TERMINAL, CaseStatus, JobStatus, Regulation, ResultStatus
 from cases.models import AuditEvent, Case, VendorJob
 
 register = template.Library()
@@ -37,6 +37,21 @@ def days_left_text(days: int) -> str:
     if days == 0:
         return "due today"
     return f"{_plural(days, 'day')} left"
+
+
+@register.filter
+def regulation_name(code: str) -> str:
+    """'EU/EEA GDPR' for 'gdpr': the law's name, without the code the choice label carries."""
+    if code not in Regulation.values:
+        return code
+    return Regulation(code).label.removesuffix(f" ({code})")
+
+
+@register.filter
+def assignee_name(case: Case) -> str:
+    if case.assignee is None:
+        return "—"
+    return case.assignee.get_full_name() or case.assignee.get_username()
 
 
 @register.filter
@@ -111,7 +126,7 @@ def _box(key: str, title: str, queryset: QuerySet, query: str) -> QueueBox:
         key=key,
         title=title,
         count=queryset.count(),
-        cases=list(queryset.order_by("due_date", "id")[:QUEUE_PREVIEW]),
+        cases=list(queryset.select_related("assignee").order_by("due_date", "id")[:QUEUE_PREVIEW]),
         url=f"{changelist}?{query}",
     )
 
@@ -120,7 +135,7 @@ def officer_queue_boxes(user) -> list[QueueBox]:
     """The dashboard boxes; each query string matches a filter of the case list."""
     cases = Case.objects.all()
     today = timezone.localdate()
-    return [
+    boxes = [
         _box("overdue", "Overdue", cases.overdue(today), "deadline=overdue"),
         _box("week", "Due within 7 days", cases.due_within(7, today), "deadline=week"),
         _box(
@@ -141,13 +156,32 @@ def officer_queue_boxes(user) -> list[QueueBox]:
             cases.filter(status=CaseStatus.NEW),
             f"status__exact={CaseStatus.NEW}",
         ),
-        _box(
-            "mine",
-            "Assigned to me",
-            cases.exclude(status__in=CASE_TERMINAL).filter(assignee=user),
-            "assigned=me",
-        ),
     ]
+    if user.has_perm("cases.change_case"):  # auditors are never assigned a case
+        boxes.append(
+            _box(
+                "mine",
+                "Assigned to me",
+                cases.exclude(status__in=CASE_TERMINAL).filter(assignee=user),
+                "assigned=me",
+            )
+        )
+    return boxes
+
+
+def home_title(user) -> str:
+    """What the admin home is to this user: officers work a queue, auditors read the record."""
+    if user.has_perm("cases.change_case"):
+        return "Officer's queue"
+    if user.has_perm("cases.view_case"):
+        return "Cases and audit trail"
+    return "Administration"
+
+
+@register.simple_tag(takes_context=True)
+def home_page_title(context) -> str:
+    """`{% home_page_title %}`: the admin home's heading for the user looking at it."""
+    return home_title(context["request"].user)
 
 
 @register.simple_tag(takes_context=True)

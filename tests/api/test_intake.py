@@ -144,6 +144,22 @@ def test_a_receipt_date_within_the_limit_is_accepted_with_this_years_reference(a
     assert response.json()["reference"].startswith(f"DSAR-{timezone.localdate().year}-")
 
 
+def test_unknown_product_and_vendor_codes_are_named_in_plain_words(api):
+    body = case_body(adobe_products=["analytics", "notaproduct"], vendors=["adobe_hygiene", "x"])
+
+    errors = api.post(URL, body, format="json").json()
+
+    assert errors["adobe_products"] == [
+        "Unknown Adobe product code: notaproduct. Use one of: adCloud, analytics, "
+        "audienceManager, campaign, aepDataLake, AdobeCloudPlatform, profileService, "
+        "primetimeAuthentication, target, CRS, CJM, identity, marketo, marketomeasure."
+    ]
+    assert errors["vendors"] == [
+        "Unknown or non-DSAR vendors: adobe_hygiene, x. Use one of: adobe_privacy, id5 "
+        "(Data Hygiene is a separate officer action)."
+    ]
+
+
 def test_every_problem_is_reported_at_once(api):
     body = case_body(regulation="cpa", identities=[], actions=["erase"])
 

@@ -112,6 +112,21 @@ def test_case_list_shows_status_pill_and_days_left_in_words(officer_client, make
     assert {later.reference, held.reference, rejected.reference} <= set(listed(response))
 
 
+def test_case_list_is_titled_cases_and_shows_received_date_and_regulation_name(
+    officer_client, make_case
+):
+    case = ccpa_case(make_case, 10)
+
+    response = officer_client.get(reverse(CHANGELIST))
+
+    html = response.content.decode()
+    received = timezone.localdate(case.received_at).isoformat()
+    assert "<h1>Cases</h1>" in html and "Select case to change" not in html
+    assert "<title>Cases | Privacy Desk</title>" in html
+    assert f'<td class="field-received"><span class="pd-due">{received}</span></td>' in html
+    assert '<td class="field-regulation_code">California CCPA</td>' in html
+
+
 def test_deadline_filters_overdue_and_due_this_week(officer_client, make_case):
     late = ccpa_case(make_case, 50)
     soon = ccpa_case(make_case, 42)
@@ -219,6 +234,72 @@ def test_case_page_shows_subject_identities_jobs_results_and_timeline(officer_cl
     assert timeline.index("case.put_on_hold") < timeline.index("case.created")  # newest first
     assert "New → On hold" in timeline
     assert "olivia" in timeline
+
+
+def test_case_page_speaks_the_products_words_not_djangos(officer_client, make_case):
+    case = make_case()
+
+    html = officer_client.get(case_url(case)).content.decode()
+
+    assert f"<h1>Case {case.reference}</h1>" in html
+    assert f"<title>Case {case.reference} | Privacy Desk</title>" in html
+    assert "Change case" not in html
+    assert "Save and add another" not in html and "_addanother" not in html
+    assert "<label>API client:</label>" in html and "Api client" not in html
+    assert "Data subject:" not in html  # the subject's heading, not "Data subject: Subject of..."
+    assert "ada.lovelace@example.org" in html  # the subject itself is still shown
+
+
+def test_subject_page_is_titled_by_its_case(officer_client, make_case):
+    case = make_case()
+
+    response = officer_client.get(reverse("admin:cases_datasubject_change", args=[case.subject.pk]))
+
+    html = response.content.decode()
+    assert f"<h1>Subject of {case.reference}</h1>" in html
+    assert "Change data subject" not in html and "Data subject:" not in html
+
+
+def routing_fields(response) -> dict[str, str]:
+    fieldset = next(f for f in response.context["adminform"] if f.name == "Routing")
+    return {
+        field.field["label"]: str(field.contents())
+        for line in fieldset
+        for field in line
+    }
+
+
+def test_routing_fields_read_as_words(officer_client, make_case, settings):
+    settings.ADOBE_DEFAULT_PRODUCTS = ["analytics", "profileService"]
+    chosen = make_case(vendors=["adobe_privacy", "id5"], adobe_products=["CJM", "target"])
+    defaults = make_case()
+    picked = services.update_routing(
+        make_case(regulation="lgpd_bra"),
+        actor=Actor.system(), vendors=[], adobe_products=[], id5_jurisdiction="GDPR",
+    )
+    unrouted = make_case(regulation="lgpd_bra")
+    adobe_only = make_case(vendors=["adobe_privacy"])
+
+    assert routing_fields(officer_client.get(case_url(chosen))) == {
+        "Vendors": "Adobe Privacy Service, ID5",
+        "Adobe products": "CJM, target",
+        "ID5 jurisdiction": "From the regulation (GDPR)",
+    }
+    assert routing_fields(officer_client.get(case_url(defaults))) == {
+        "Vendors": "Every vendor that applies",
+        "Adobe products": "The default (analytics, profileService)",
+        "ID5 jurisdiction": "From the regulation (GDPR)",
+    }
+    assert routing_fields(officer_client.get(case_url(picked)))["ID5 jurisdiction"] == (
+        "GDPR (chosen for this case)"
+    )
+    assert routing_fields(officer_client.get(case_url(unrouted)))["ID5 jurisdiction"] == (
+        "None: ID5 deletes under GDPR or CCPA only, not Brazil LGPD"
+    )
+    assert routing_fields(officer_client.get(case_url(adobe_only)))["ID5 jurisdiction"] == (
+        "Not used: the case is not routed to ID5"
+    )
+    assert "[&quot;" not in officer_client.get(case_url(chosen)).content.decode()
 
 
 def test_case_page_buttons_follow_the_status(officer_client, make_case):
@@ -725,6 +806,44 @@ def test_extend_button_puts_the_services_objection_on_the_date_field(officer_cli
     assert granted.status_code == 302 and refreshed(case).extended_at is not None
 
 
+def test_extend_page_is_refused_after_the_one_extension(officer_client, make_case):
+    case = ccpa_case(make_case, 10)
+    services.extend_deadline(case, actor=Actor.system(), reason="Complex")
+    extended_to = refreshed(case).due_date
+
+    page = officer_client.get(step_url("extend", case))
+    post = officer_client.post(step_url("extend", case), {"reason": "Again"})
+    case_page = officer_client.get(case_url(case)).content.decode()
+
+    expected = (
+        f"Extend deadline is not available for {case.reference}: "
+        f"the deadline was already extended once, to {extended_to}."
+    )
+    assert page.status_code == 302 and page.url == case_url(case)
+    assert expected in messages_of(page)
+    assert post.status_code == 302 and expected in messages_of(post)
+    assert refreshed(case).due_date == extended_to
+    assert step_url("extend", case) not in case_page
+
+
+def test_step_pages_not_offered_now_are_refused_with_the_status(officer_client, make_case):
+    case = make_case()
+    services.verify_identity(case, actor=Actor.system())
+    held = services.put_on_hold(make_case(), actor=Actor.system(), reason="ID proof")
+
+    verify = officer_client.get(step_url("verify", case))
+    extend_held = officer_client.get(step_url("extend", held))
+
+    assert verify.status_code == 302 and verify.url == case_url(case)
+    assert (
+        f"Verify identity is not available for {case.reference}: the case is identity verified."
+    ) in messages_of(verify)
+    assert extend_held.status_code == 302 and (
+        f"Extend deadline is not available for {held.reference}: "
+        "the case is on hold; resume it before extending."
+    ) in messages_of(extend_held)
+
+
 def test_reject_assign_and_close_buttons(officer_client, officer, other_officer, make_case):
     rejected, assigned, closed = make_case(), make_case(), make_case()
     set_status(closed, CaseStatus.ACTION_REQUIRED)
@@ -943,6 +1062,44 @@ def test_dashboard_counts_and_links_match_the_filtered_lists(officer_client, off
     assert reverse("admin:cases_case_deadline_rules") in html
 
 
+def test_dashboard_rows_show_request_regulation_received_due_and_assignee(
+    officer_client, officer, make_case
+):
+    case = make_case(regulation="ccpa", actions=["delete"], received_at=days_ago(50))
+    services.assign(case, actor=Actor.system(), assignee=officer)
+    officer.first_name, officer.last_name = "Olivia", "Okafor"
+    officer.save()
+
+    html = officer_client.get(reverse("admin:index")).content.decode()
+
+    overdue = html[html.index('id="pd-box-overdue"') : html.index('id="pd-box-week"')]
+    for heading in ("Case", "Request", "Regulation", "Received", "Due", "Assignee"):
+        assert f'<th scope="col">{heading}</th>' in overdue
+    row = overdue[overdue.index(case.reference) :]
+    row = row[: row.index("</tr>")]
+    received = timezone.localdate(case.received_at).isoformat()
+    assert "<td>Delete</td>" in row
+    assert "<td>California CCPA</td>" in row and "(ccpa)" not in row
+    assert f'<td class="pd-nowrap">{received}</td>' in row
+    assert case.due_date.isoformat() in row and "overdue by 5 days" in row
+    assert "<td>Olivia Okafor</td>" in row
+
+
+def test_home_title_follows_the_role(officer_client, auditor, client, make_case):
+    make_case()
+
+    officer_home = officer_client.get(reverse("admin:index")).content.decode()
+    client.force_login(auditor)
+    auditor_home = client.get(reverse("admin:index")).content.decode()
+
+    assert "<h1>Officer&#x27;s queue</h1>" in officer_home
+    assert "<title>Officer&#x27;s queue | Privacy Desk</title>" in officer_home
+    assert "<h1>Cases and audit trail</h1>" in auditor_home
+    assert "Officer" not in auditor_home
+    # Auditors are never assigned a case; their home has no "Assigned to me".
+    assert 'id="pd-box-overdue"' in auditor_home and "pd-box-mine" not in auditor_home
+
+
 def test_dashboard_hides_the_queue_from_users_without_case_access(client, db):
     clerk = User.objects.create_user("clerk", is_staff=True)
     client.force_login(clerk)
@@ -1057,12 +1214,15 @@ def test_case_page_queries_do_not_grow_with_jobs_identities_results_or_events(
     )
 
 
-def test_dashboard_queries_do_not_grow_with_cases(officer_client, make_case):
-    for _ in range(2):
-        ccpa_case(make_case, 50)
+def test_dashboard_queries_do_not_grow_with_cases(officer_client, officer, make_case):
+    def populate(n: int) -> None:
+        for _ in range(n):
+            case = ccpa_case(make_case, 50)
+            services.assign(case, actor=Actor.system(), assignee=officer)
+
+    populate(2)
     small = count_queries(officer_client, reverse("admin:index"))
-    for _ in range(12):
-        ccpa_case(make_case, 50)
+    populate(12)
 
     assert count_queries(officer_client, reverse("admin:index")) == small
 
