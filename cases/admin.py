@@ -212,10 +212,25 @@ def result_download_url(result: ResultFile) -> str | None:
         return None
 
 
+def may_download_results(request: HttpRequest, case: Case) -> bool:
+    """What the download view checks: result files go to whoever may work on the case (the
+    read-only Auditor role may not)."""
+    return admin.site.get_model_admin(Case).has_change_permission(request, case)
+
+
 class ResultFileInline(ReadOnlyInline):
     model = ResultFile
     verbose_name_plural = "results"
     fields = ["name", "size", "sha256", "downloaded_at", "purge_after", "download"]
+
+    def get_fields(self, request, obj=None):
+        # No link a role cannot follow: without the permission the column is left out.
+        if obj is not None and may_download_results(request, obj):
+            return self.fields
+        return [name for name in self.fields if name != "download"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
     @admin.display(description="Download")
     def download(self, result: ResultFile) -> SafeString | str:
@@ -453,8 +468,8 @@ class CaseAdmin(ServiceWritesAdmin):
         case = self.get_object(request, unquote(object_id))
         if case is None:
             raise Http404("No such case.")
-        if not self.has_change_permission(request, case):
-            raise PermissionDenied
+        if not may_download_results(request, case):
+            raise PermissionDenied("Your role may not download result files.")
         result = ResultFile.objects.filter(case=case, pk=result_id).first()
         if result is None or not result.file:
             raise Http404("No such result file.")

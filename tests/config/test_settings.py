@@ -48,3 +48,12 @@ def test_production_passes_check_deploy():
         ALLOWED_HOSTS="privacy-desk.example.com",
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_a_django_log_record_is_printed_once_in_debug():
+    # Django's default logging gives "django" its own DEBUG-only console handler, and the
+    # record also propagates to the root handler: every 403 traceback came out twice.
+    probe = "import logging; logging.getLogger('django.request').warning('probe-403')"
+    result = _manage("shell", "-c", probe, DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("probe-403") == 1
