@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cases import audit_views, deadlines, services
+from cases import admin_search, audit_views, deadlines, services
 from cases.admin_steps import (
     CASE_STEPS,
     CaseStep,
@@ -289,11 +289,22 @@ class CaseAdmin(ServiceWritesAdmin):
         "due",
         "assignee",
     ]
-    list_filter = ["status", "regulation", DeadlineFilter, VendorJobStatusFilter, AssignedFilter]
+    list_filter = [
+        "status",
+        "regulation",
+        DeadlineFilter,
+        VendorJobStatusFilter,
+        AssignedFilter,
+        admin_search.FoundFilter,
+    ]
     # Encrypted subject fields cannot be searched in SQL: get_search_results adds the exact
-    # email through the blind index instead.
+    # email through the blind index instead. The search box POSTs (cases.admin_search), so an
+    # email never enters a URL.
     search_fields = ["reference", "external_ref"]
-    search_help_text = "Reference, external reference, or the subject's exact email address."
+    search_help_text = (
+        "Reference, external reference, or the subject's exact email address (an email search "
+        "keeps the address out of the page address, browser history and server logs)."
+    )
     ordering = ["due_date", "id"]
     list_select_related = ["assignee"]
     list_per_page = 50
@@ -441,7 +452,8 @@ class CaseAdmin(ServiceWritesAdmin):
                 "deadline-rules/",
                 wrap(self.deadline_rules_view),
                 name="cases_case_deadline_rules",
-            )
+            ),
+            path("search/", wrap(self.search_view), name="cases_case_search"),
         ]
         for step in CASE_STEPS.values():
             urls.append(
@@ -460,6 +472,16 @@ class CaseAdmin(ServiceWritesAdmin):
             )
         )
         return [*urls, *audit_views.case_admin_urls(self.admin_site), *super().get_urls()]
+
+    def search_view(self, request: HttpRequest) -> HttpResponse:
+        return admin_search.search_view(self, request)
+
+    def changelist_view(self, request, extra_context=None):
+        redirect = admin_search.bookmark_redirect(self, request)
+        if redirect is not None:
+            return redirect
+        extra_context = {**(extra_context or {}), "found_note": admin_search.found_note(request)}
+        return super().changelist_view(request, extra_context)
 
     def result_download_view(
         self, request: HttpRequest, object_id: str, result_id: int
