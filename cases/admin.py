@@ -18,8 +18,10 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.views.decorators.debug import sensitive_post_parameters
 
 from cases import admin_search, audit_views, deadlines, services
 from cases.admin_steps import (
@@ -473,6 +475,7 @@ class CaseAdmin(ServiceWritesAdmin):
         )
         return [*urls, *audit_views.case_admin_urls(self.admin_site), *super().get_urls()]
 
+    @method_decorator(sensitive_post_parameters(admin_search.SEARCH_PARAM))  # error reports
     def search_view(self, request: HttpRequest) -> HttpResponse:
         return admin_search.search_view(self, request)
 

@@ -96,3 +96,9 @@ def test_search_needs_a_staff_user_with_case_access(client, django_user_model):
     clerk = django_user_model.objects.create_user("clerk", is_staff=True)
     client.force_login(clerk)
     assert client.post(reverse(SEARCH), {"q": EMAIL}).status_code == 403
+
+
+def test_error_reports_hide_the_search_term(client, officer):
+    client.force_login(officer)
+    response = client.post(reverse(SEARCH), {"q": EMAIL})
+    assert response.wsgi_request.sensitive_post_parameters == ("q",)
