@@ -19,10 +19,12 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.views.decorators.debug import sensitive_post_parameters
 
-from cases import audit_views, deadlines, routing, services
+from cases import admin_search, audit_views, deadlines, routing, services
 from cases.admin_steps import (
     CASE_STEPS,
     CaseStep,
@@ -253,10 +255,25 @@ def result_download_url(result: ResultFile) -> str | None:
         return None
 
 
+def may_download_results(request: HttpRequest, case: Case) -> bool:
+    """What the download view checks: result files go to whoever may work on the case (the
+    read-only Auditor role may not)."""
+    return admin.site.get_model_admin(Case).has_change_permission(request, case)
+
+
 class ResultFileInline(ReadOnlyInline):
     model = ResultFile
     verbose_name_plural = "results"
     fields = ["name", "size", "sha256", "downloaded_at", "purge_after", "download"]
+
+    def get_fields(self, request, obj=None):
+        # No link a role cannot follow: without the permission the column is left out.
+        if obj is not None and may_download_results(request, obj):
+            return self.fields
+        return [name for name in self.fields if name != "download"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
     @admin.display(description="Download")
     def download(self, result: ResultFile) -> SafeString | str:
@@ -316,11 +333,22 @@ class CaseAdmin(ServiceWritesAdmin):
         "due",
         "assignee",
     ]
-    list_filter = ["status", "regulation", DeadlineFilter, VendorJobStatusFilter, AssignedFilter]
+    list_filter = [
+        "status",
+        "regulation",
+        DeadlineFilter,
+        VendorJobStatusFilter,
+        AssignedFilter,
+        admin_search.FoundFilter,
+    ]
     # Encrypted subject fields cannot be searched in SQL: get_search_results adds the exact
-    # email through the blind index instead.
+    # email through the blind index instead. The search box POSTs (cases.admin_search), so an
+    # email never enters a URL.
     search_fields = ["reference", "external_ref"]
-    search_help_text = "Reference, external reference, or the subject's exact email address."
+    search_help_text = (
+        "Reference, external reference, or the subject's exact email address (an email search "
+        "keeps the address out of the page address, browser history and server logs)."
+    )
     ordering = ["due_date", "id"]
     list_select_related = ["assignee"]
     list_per_page = 50
@@ -526,7 +554,8 @@ class CaseAdmin(ServiceWritesAdmin):
                 "deadline-rules/",
                 wrap(self.deadline_rules_view),
                 name="cases_case_deadline_rules",
-            )
+            ),
+            path("search/", wrap(self.search_view), name="cases_case_search"),
         ]
         for step in CASE_STEPS.values():
             urls.append(
@@ -546,6 +575,17 @@ class CaseAdmin(ServiceWritesAdmin):
         )
         return [*urls, *audit_views.case_admin_urls(self.admin_site), *super().get_urls()]
 
+    @method_decorator(sensitive_post_parameters(admin_search.SEARCH_PARAM))  # error reports
+    def search_view(self, request: HttpRequest) -> HttpResponse:
+        return admin_search.search_view(self, request)
+
+    def changelist_view(self, request, extra_context=None):
+        redirect = admin_search.bookmark_redirect(self, request)
+        if redirect is not None:
+            return redirect
+        extra_context = {**(extra_context or {}), "found_note": admin_search.found_note(request)}
+        return super().changelist_view(request, extra_context)
+
     def result_download_view(
         self, request: HttpRequest, object_id: str, result_id: int
     ) -> FileResponse:
@@ -553,8 +593,8 @@ class CaseAdmin(ServiceWritesAdmin):
         case = self.get_object(request, unquote(object_id))
         if case is None:
             raise Http404("No such case.")
-        if not self.has_change_permission(request, case):
-            raise PermissionDenied
+        if not may_download_results(request, case):
+            raise PermissionDenied("Your role may not download result files.")
         result = ResultFile.objects.filter(case=case, pk=result_id).first()
         if result is None or not result.file:
             raise Http404("No such result file.")

@@ -164,12 +164,41 @@ def audit_export_view(request: HttpRequest) -> HttpResponse:
     return export_response(start_export(fmt, filters, actor=Actor.for_user(request.user)))
 
 
+# Case list parameters that do not choose cases (page, ordering, error flag, popups).
+CHANGELIST_NON_FILTERS = frozenset({"p", "o", "e", "_to_field", "_popup", "_changelist_filters"})
+# Searches: `q` may be the subject's email, `found` is the opaque key of an email search.
+CHANGELIST_SEARCHES = frozenset({"q", "found"})
+
+
+def changelist_selection(request: HttpRequest) -> dict[str, Any]:
+    """How a "select all" chose its cases: the case list's filters (the action posts to the
+    list's URL, so they are in the query string), and whether a search was used, never its term."""
+    params = request.GET
+    filters = {
+        key: params.get(key)
+        for key in sorted(params)
+        if key not in CHANGELIST_NON_FILTERS | CHANGELIST_SEARCHES and params.get(key)
+    }
+    selection: dict[str, Any] = {"select_all": True}
+    if filters:
+        selection["filters"] = filters
+    if any(params.get(key, "").strip() for key in CHANGELIST_SEARCHES):
+        selection["search"] = True
+    return selection
+
+
+def _selects_all(request: HttpRequest) -> bool:
+    # The admin's action form sends select_across=1 when "Select all N" was clicked.
+    return request.POST.get("select_across", "0") not in ("", "0", "False", "false")
+
+
 def export_cases_response(request: HttpRequest, cases: Iterable[Case], fmt: str) -> HttpResponse:
     """For a changelist action: the audit trail of the selected (or all filtered) cases."""
     user = request.user
     if not (user.is_active and user.is_staff and user.has_perms(EXPORT_PERMS)):
         raise PermissionDenied
-    filters = ExportFilter.for_cases(cases)
+    selection = changelist_selection(request) if _selects_all(request) else None
+    filters = ExportFilter.for_cases(cases, case_selection=selection)
     return export_response(start_export(fmt, filters, actor=Actor.for_user(user)))
 
 

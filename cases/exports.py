@@ -33,6 +33,9 @@ EXPORTED_ACTION = "audit.exported"
 CHUNK_SIZE = 2000
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Cases picked one by one are recorded by id and reference up to this many (and always counted):
+# the audit event and the stamp stay small however many were picked.
+RECORDED_CASES_LIMIT = 50
 
 
 def neutralise(cell: str) -> str:
@@ -56,6 +59,9 @@ class ExportFilter:
     actor_type: str = ""
     # The audit changelist's search box (a part of a case reference).
     reference_contains: str = ""
+    # How a "select all" on the case list chose the cases (its filters, whether a search was
+    # used), recorded instead of the list of cases; None when they were picked one by one.
+    case_selection: dict[str, Any] | None = None
 
     @classmethod
     def for_cases(cls, cases: QuerySet[Case] | Iterable[Case], **others: Any) -> "ExportFilter":
@@ -90,15 +96,44 @@ class ExportFilter:
         """The filters as JSON (ids, codes and dates only), for the audit event and the stamp."""
         details: dict[str, Any] = {}
         if self.case_ids is not None:
-            details["case_ids"] = list(self.case_ids)
-            details["case_references"] = list(self.case_references)
+            details.update(self._cases_details())
         for key in ("since", "until"):
             if getattr(self, key):
                 details[key] = getattr(self, key).isoformat()
-        for key in ("action", "actor_type", "reference_contains"):
+        for key in ("action", "actor_type"):
             if getattr(self, key):
                 details[key] = getattr(self, key)
+        if self.reference_contains:
+            # A reference never holds an "@": such a term is someone's email, not to be kept.
+            withheld = "@" in self.reference_contains
+            details["reference_contains"] = "(withheld)" if withheld else self.reference_contains
         return details
+
+    def _cases_details(self) -> dict[str, Any]:
+        """The case count, and either how a select-all chose them or the first few picked."""
+        assert self.case_ids is not None
+        details: dict[str, Any] = {"case_count": len(self.case_ids)}
+        if self.case_selection is not None:
+            details["case_selection"] = self.case_selection
+            return details
+        details["case_ids"] = list(self.case_ids[:RECORDED_CASES_LIMIT])
+        details["case_references"] = list(self.case_references[:RECORDED_CASES_LIMIT])
+        if len(self.case_ids) > RECORDED_CASES_LIMIT:
+            details["cases_listed"] = RECORDED_CASES_LIMIT
+        return details
+
+    @property
+    def scope(self) -> str:
+        """What an export of this filter holds, for its file name."""
+        if self.case_ids is not None and len(self.case_ids) == 1:
+            return self.case_references[0]
+        selection = self.case_selection or {}
+        if selection.get("filters") or selection.get("search"):
+            return "filtered"  # a select-all over a filtered or searched case list
+        if self.case_ids is not None:
+            return f"cases-{len(self.case_ids)}"
+        others = (self.since, self.until, self.action, self.actor_type, self.reference_contains)
+        return "filtered" if any(others) else "all"
 
 
 class Echo:
@@ -137,13 +172,8 @@ class Export:
 
     @property
     def filename(self) -> str:
-        references = self.filters.case_references
-        if len(references) == 1:
-            scope = references[0]
-        else:
-            scope = "cases" if self.filters.case_ids is not None else "all"
         when = f"{self.generated_at:%Y%m%d-%H%M%S}"
-        return f"audit-trail-{scope}-{when}-head{self.head.seq}.{self.format}"
+        return f"audit-trail-{self.filters.scope}-{when}-head{self.head.seq}.{self.format}"
 
     @property
     def content_type(self) -> str:

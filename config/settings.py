@@ -305,6 +305,10 @@ LOGGING = {
     "loggers": {
         # urllib3 logs full request URLs at DEBUG, and ID5's token travels in the URL.
         "urllib3": {"level": "WARNING"},
+        # Django's default config gives "django" its own console handler (DEBUG only) and
+        # mail_admins; its records also reach the root handler, so each was printed twice.
+        # Here they go to the root handler only, once.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
 

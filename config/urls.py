@@ -10,3 +10,5 @@ urlpatterns = [
 
 # JSON for unknown paths under /api/, Django's page elsewhere.
 handler404 = "cases.api.views.not_found"
+# templates/403.html, and one log line per refusal instead of Django's traceback.
+handler403 = "cases.error_pages.permission_denied"

@@ -105,7 +105,7 @@ def test_each_export_is_audited_with_filters_and_count(make_case):
     assert event.seq == export.head.seq + 1  # the export's own event is not in the export
     assert event.details == {
         "format": "csv",
-        "filters": {"case_ids": [case.pk], "case_references": [case.reference],
+        "filters": {"case_count": 1, "case_ids": [case.pk], "case_references": [case.reference],
                     "since": "2026-01-01"},
         "events": export.count,
         "head_seq": export.head.seq,

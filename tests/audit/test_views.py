@@ -172,3 +172,85 @@ def test_home_box_shows_a_broken_chain(rf, auditor, make_case):
     run_scheduled_verification()
     html = render_status(rf, auditor)
     assert "broken" in html and "event #2" in html
+
+
+# --------------------------------------------------------------------------- what exports record
+
+
+def bulk_cases(n: int, *, status: str = "new", first: int = 900000) -> list[Case]:
+    today = timezone.localdate()
+    return Case.objects.bulk_create(
+        Case(reference=f"DSAR-2026-{first + i}", regulation="gdpr", actions="access",
+             received_at=timezone.now(), due_date=today, original_due_date=today, status=status)
+        for i in range(n)
+    )
+
+
+def test_select_all_export_records_the_filter_and_count_not_the_cases(client, auditor):
+    cases = bulk_cases(3000)
+    bulk_cases(1, status="rejected", first=800000)  # filtered out by the list's status filter
+    client.force_login(auditor)
+    url = reverse("admin:cases_case_changelist") + "?status__exact=new&q=DSAR-2026&p=2"
+    response = client.post(url, {
+        "action": "export_audit_csv", "select_across": "1", "index": "0",
+        "_selected_action": [cases[0].pk],
+    })
+    assert response.status_code == 200
+    assert "audit-trail-filtered-" in response["Content-Disposition"]
+    stamp = body(response).splitlines()[-1]
+    assert stamp.startswith("#stamp")
+    assert len(stamp.encode()) < 600
+    details = AuditEvent.objects.get(action=EXPORTED_ACTION).details
+    assert len(json.dumps(details).encode()) < 600
+    assert details["filters"] == {
+        "case_count": 3000,
+        "case_selection": {"select_all": True, "filters": {"status__exact": "new"},
+                           "search": True},
+    }
+    assert "DSAR-2026" not in json.dumps(details)  # the search term is not kept
+
+
+def test_explicit_selection_records_a_capped_list_and_the_count(rf: RequestFactory, officer):
+    cases = bulk_cases(60)
+    request = rf.post("/admin/cases/case/", {"select_across": "0"})
+    request.user = officer
+    response = export_cases_response(request, Case.objects.all(), "jsonl")
+    assert "audit-trail-cases-60-" in response["Content-Disposition"]
+    filters = AuditEvent.objects.get(action=EXPORTED_ACTION).details["filters"]
+    assert filters["case_count"] == 60
+    assert filters["cases_listed"] == 50
+    assert filters["case_ids"] == sorted(case.pk for case in cases)[:50]
+    assert len(filters["case_references"]) == 50
+    stamp = json.loads(body(response).splitlines()[-1])["export"]
+    assert stamp["filters"] == filters
+
+
+@pytest.mark.parametrize(
+    ("query", "scope"),
+    [
+        ({}, "-all-"),
+        ({"action__exact": "case.created"}, "-filtered-"),
+        ({"since": "2026-01-01"}, "-filtered-"),
+        ({"q": "000013"}, "-filtered-"),
+    ],
+)
+def test_export_file_name_says_what_was_exported(client, auditor, make_case, query, scope):
+    make_case()
+    client.force_login(auditor)
+    response = client.get(reverse(EXPORT), {"format": "csv", **query})
+    assert f"audit-trail{scope}" in response["Content-Disposition"]
+
+
+def test_export_of_one_case_is_named_after_it(client, auditor, make_case):
+    case = make_case()
+    client.force_login(auditor)
+    response = client.get(reverse(EXPORT), {"format": "csv", "case": case.reference})
+    assert f'filename="audit-trail-{case.reference}-' in response["Content-Disposition"]
+
+
+def test_export_never_records_an_email_typed_in_the_audit_search(client, auditor, make_case):
+    make_case()
+    client.force_login(auditor)
+    client.get(reverse(EXPORT), {"format": "jsonl", "q": "ada.lovelace@example.org"})
+    details = AuditEvent.objects.get(action=EXPORTED_ACTION).details
+    assert details["filters"] == {"reference_contains": "(withheld)"}

@@ -62,3 +62,12 @@ def test_unknown_id5_access_requests_value_is_refused_at_startup():
 def test_id5_access_requests_accepts_its_two_values(value):
     result = _manage("check", DEBUG="true", ID5_ACCESS_REQUESTS=value)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_django_log_record_is_printed_once_in_debug():
+    # Django's default logging gives "django" its own DEBUG-only console handler, and the
+    # record also propagates to the root handler: every 403 traceback came out twice.
+    probe = "import logging; logging.getLogger('django.request').warning('probe-403')"
+    result = _manage("shell", "-c", probe, DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("probe-403") == 1
