@@ -583,7 +583,11 @@ class CaseAdmin(ServiceWritesAdmin):
         redirect = admin_search.bookmark_redirect(self, request)
         if redirect is not None:
             return redirect
-        extra_context = {**(extra_context or {}), "found_note": admin_search.found_note(request)}
+        extra_context = {
+            "title": "Cases",  # not Django's "Select case to change"
+            "found_note": admin_search.found_note(request),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context)
 
     def result_download_view(
@@ -633,9 +637,6 @@ class CaseAdmin(ServiceWritesAdmin):
                 f"Other open cases for the same email: {', '.join(duplicates)}.",
                 messages.WARNING,
             )
-
-    def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {"title": "Cases", **(extra_context or {})})
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
