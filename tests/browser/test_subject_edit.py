@@ -58,6 +58,8 @@ def test_officer_changes_the_email_and_removes_an_identity(
     page.click("text=Edit the subject and identities")
     page.check("input[name='identities-0-DELETE']")
     page.click("input[name=_save]")
-    assert page.locator(
+    refusal = page.locator(
         "text=A case needs at least one identity: add another before removing the last one."
-    ).is_visible()
+    )
+    refusal.wait_for()  # is_visible() does not wait for the page the save loads
+    assert refusal.is_visible()
