@@ -197,6 +197,24 @@ RESULT_MAX_BYTES = env.int("RESULT_MAX_BYTES", default=2 * 1024**3)
 # Result files are purged this many days after download (they hold personal data).
 RESULT_RETENTION_DAYS = env.int("RESULT_RETENTION_DAYS", default=90)
 
+# Messages to data subjects (cases.messaging). EMAIL_URL is a django-environ email URL, e.g.
+# smtp+tls://user:password@smtp.example.com:587. Unset with DEBUG on: every email is printed to
+# the console and kept as an .eml file in var/outbox/ (cases.mail.OutboxBackend).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+elif DEBUG:
+    EMAIL_BACKEND = "cases.mail.OutboxBackend"
+    EMAIL_FILE_PATH = BASE_DIR / "var" / "outbox"
+# Seconds to wait for the mail server; without it a hung server would hold a worker forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@localhost")
+# Absolute base of the links in messages (the subject portal).
+PUBLIC_BASE_URL = env.str(
+    "PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEV_DEFAULTS else ""
+).rstrip("/")
+# Send the acknowledgement when a case with a contact email is opened (API and admin intake).
+AUTO_ACKNOWLEDGE = env.bool("AUTO_ACKNOWLEDGE", default=True)
+
 # django-q2: the ORM broker needs no extra service. `timeout` must stay below `retry`, or a slow
 # task is handed to a second worker while the first still runs; `max_attempts` bounds redelivery
 # (the default retries forever). Tests run tasks inline.
@@ -276,6 +294,8 @@ exponential backoff; deliveries are at least once, so deduplicate on `event_id`.
         "CaseStatusEnum": "cases.choices.CaseStatus",
         "JobStatusEnum": "cases.choices.JobStatus",
         "RegulationEnum": "cases.choices.Regulation",
+        "MessageKindEnum": "cases.choices.MessageKind",
+        "MessageStatusEnum": "cases.choices.MessageStatus",
     },
 }
 
