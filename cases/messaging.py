@@ -47,6 +47,12 @@ PLACEHOLDERS: dict[str, str] = {
     "name": "the subject's name, when known (empty otherwise)",
 }
 
+# Placeholders that only some kinds can fill: an acknowledgement has no link and no reason.
+_ONLY_FOR: dict[str, frozenset[str]] = {
+    "link": frozenset({MessageKind.VERIFICATION_REQUEST, MessageKind.RESPONSE}),
+    "reason": frozenset({MessageKind.EXTENSION_NOTICE, MessageKind.REJECTION}),
+}
+
 # The human names the law goes by, for messages; other codes use their label without the code.
 REGULATION_NAMES: dict[str, str] = {
     Regulation.GDPR: "the EU General Data Protection Regulation (GDPR)",
@@ -67,8 +73,8 @@ _ADDRESS = re.compile(r"[^\s<>@,;:\"']+@[^\s<>@,;:\"']+")
 # --------------------------------------------------------------------------- templates
 
 
-def check_placeholders(text: str) -> str | None:
-    """Why `text` cannot be a template (naming the placeholder), or None when it can."""
+def check_placeholders(text: str, kind: str | None = None) -> str | None:
+    """Why `text` cannot be a template of `kind` (naming the placeholder), or None when it can."""
     try:
         fields = [(name, spec, conv) for _, name, spec, conv in Formatter().parse(text)
                   if name is not None]
@@ -80,6 +86,9 @@ def check_placeholders(text: str) -> str | None:
             return f"Unknown placeholder {{{name}}}; use {allowed}."
         if spec or conv:
             return f"Placeholder {{{name}}} takes no format or conversion: write {{{name}}}."
+        if kind and name in _ONLY_FOR and kind not in _ONLY_FOR[name]:
+            label = MessageKind(kind).label.lower()
+            return f"Placeholder {{{name}}} has no value in messages of kind '{label}'."
     return None
 
 
@@ -148,7 +157,7 @@ def render(template: MessageTemplate, case: Case,
     values = placeholder_values(case, extra)
     texts = {"subject": template.subject, "body": template.body}
     for field, text in texts.items():
-        problem = check_placeholders(text)
+        problem = check_placeholders(text, template.kind)
         if problem:
             raise ValidationError({field: f"The {template} template: {problem}"})
         for name in ("link", "reason"):

@@ -539,7 +539,7 @@ class MessageTemplate(models.Model):
 
         errors = {}
         for name in ("subject", "body"):
-            problem = check_placeholders(getattr(self, name))
+            problem = check_placeholders(getattr(self, name), self.kind)
             if problem:
                 errors[name] = problem
         if errors:
