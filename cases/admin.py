@@ -46,6 +46,7 @@ from cases.forms import (
     StepForm,
     add_service_errors,
 )
+from cases.messaging_admin import MessageFilter, MessageInline, acknowledgement_text
 from cases.models import (
     AuditEvent,
     Case,
@@ -55,7 +56,12 @@ from cases.models import (
     TransitionError,
     VendorJob,
 )
-from cases.templatetags.case_admin import deadline_badge, job_status_badge, status_badge
+from cases.templatetags.case_admin import (
+    acknowledgement_badge,
+    deadline_badge,
+    job_status_badge,
+    status_badge,
+)
 
 # Set on the request when a service refused the edit, so the admin reports no success.
 REFUSED_ATTR = "_privacy_desk_refused"
@@ -272,9 +278,13 @@ class CaseAdmin(ServiceWritesAdmin):
         "actions",
         "status_pill",
         "due",
+        "acknowledgement",
         "assignee",
     ]
-    list_filter = ["status", "regulation", DeadlineFilter, VendorJobStatusFilter, AssignedFilter]
+    list_filter = [
+        "status", "regulation", DeadlineFilter, VendorJobStatusFilter, AssignedFilter,
+        MessageFilter,
+    ]
     # Encrypted subject fields cannot be searched in SQL: get_search_results adds the exact
     # email through the blind index instead.
     search_fields = ["reference", "external_ref"]
@@ -282,7 +292,7 @@ class CaseAdmin(ServiceWritesAdmin):
     ordering = ["due_date", "id"]
     list_select_related = ["assignee"]
     list_per_page = 50
-    inlines = [SubjectInline, VendorJobInline, ResultFileInline]
+    inlines = [SubjectInline, VendorJobInline, ResultFileInline, MessageInline]
     actions = [
         "verify", "submit", "sync", "retry", "hold", "resume", "extend", "reject",
         "assign_to_me", "assign", "close", "export_audit_csv", "export_audit_jsonl",
@@ -300,6 +310,7 @@ class CaseAdmin(ServiceWritesAdmin):
                     "hold_info",
                     "status_changed_at",
                     "verified_at",
+                    "acknowledgement_info",
                     "closed_at",
                     "assignee",
                 ]
@@ -332,7 +343,15 @@ class CaseAdmin(ServiceWritesAdmin):
             '<span class="pd-due">{}</span> {}', case.due_date.isoformat(), deadline_badge(case)
         )
 
+    @admin.display(description="Ack")
+    def acknowledgement(self, case: Case) -> SafeString | str:
+        return acknowledgement_badge(case)
+
     # Case page read-only fields
+
+    @admin.display(description="Acknowledgement")
+    def acknowledgement_info(self, case: Case) -> SafeString | str:
+        return acknowledgement_text(case)
 
     @admin.display(description="Due date")
     def deadline(self, case: Case) -> SafeString:

@@ -71,6 +71,18 @@ class CaseQuerySet(models.QuerySet):
             .filter(due_date__gte=today, due_date__lte=today + dt.timedelta(days=days))
         )
 
+    def awaiting_acknowledgement(self):
+        """Open cases whose law sets an acknowledgement deadline, not yet acknowledged."""
+        return self.open().filter(acknowledge_by__isnull=False, acknowledged_at__isnull=True)
+
+    def acknowledgement_overdue(self, today: dt.date | None = None):
+        today = today or timezone.localdate()
+        return self.awaiting_acknowledgement().filter(acknowledge_by__lt=today)
+
+    def with_failed_messages(self):
+        return self.filter(pk__in=Message.objects.filter(status=MessageStatus.FAILED)
+                           .values("case_id"))
+
     def with_subject_email(self, email: str):
         return self.filter(subject__email_index__in=blind_index_candidates(email))
 
