@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from cases import webhooks
 from cases.audit import Actor, record
 from cases.choices import MessageKind, MessageStatus, Regulation
 from cases.models import Case, DataSubject, Message, MessageTemplate
@@ -321,6 +322,7 @@ def _failed(message: Message, exc: Exception) -> str:
             status=MessageStatus.FAILED, last_error=reason, claimed_at=None, next_attempt_at=None
         )
         record("message.failed", actor=WORKER, case=message.case, obj=message, details=details)
+        webhooks.message_failed(message.case, message.pk, message.kind)
         return "failed"
     when = _backoff(message.attempts)
     Message.objects.filter(pk=message.pk).update(

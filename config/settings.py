@@ -274,7 +274,9 @@ first response exactly. Both hold under concurrent duplicates.
 **Webhooks**: on every status change of a case the client opened, Privacy Desk POSTs
 `{"event_id", "event": "case.status_changed", "timestamp", "case": {"id", "reference",
 "external_ref", "status", "previous_status", "status_changed_at", "due_at", "days_left"}}` to the
-client's webhook URL with `X-PrivacyDesk-Signature: sha256=<hex HMAC-SHA256 of the raw body
+client's webhook URL (and event `message.failed`, with `case.message` = `{"id", "kind",
+"status"}`, when a message to the subject failed for good) with
+`X-PrivacyDesk-Signature: sha256=<hex HMAC-SHA256 of the raw body
 keyed by the client's webhook secret>`, `X-PrivacyDesk-Timestamp` (also in the signed body),
 `X-PrivacyDesk-Event` and `X-PrivacyDesk-Delivery`. Any answer but 2xx is retried with
 exponential backoff; deliveries are at least once, so deduplicate on `event_id`.

@@ -61,3 +61,29 @@ def test_the_case_list_keeps_a_constant_query_count_with_messages(
         listed = api.get("/api/v1/cases/").json()["results"]
 
     assert [c["messages"][0]["kind"] for c in listed] == ["acknowledgement"] * 4
+
+
+def test_a_message_that_fails_for_good_is_a_webhook_event_without_text_or_address(
+    settings, make_client, make_case, django_capture_on_commit_callbacks
+):
+    from cases.models import WebhookDelivery
+    from tests.conftest import free_port
+
+    client, _ = make_client("Hooked", webhook_url="https://hooks.example.com/pd")
+    case = make_case(api_client=client, external_ref="T-9")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    with django_capture_on_commit_callbacks(execute=False):
+        message = messaging.queue_message(case, MessageKind.ACKNOWLEDGEMENT,
+                                          actor=Actor.system("t"))
+    for _ in range(messaging.MAX_SEND_ATTEMPTS):
+        Message.objects.filter(pk=message.pk).update(next_attempt_at=None)
+        with django_capture_on_commit_callbacks(execute=False):
+            messaging.deliver(message.pk)
+
+    delivery = WebhookDelivery.objects.get(event="message.failed")
+    assert delivery.case == case
+    assert delivery.payload["message"] == {
+        "id": message.pk, "kind": "acknowledgement", "status": "failed"
+    }
+    assert "ada" not in str(delivery.payload).lower()
