@@ -1,6 +1,7 @@
 """The officers' side of messages: templates (edit, preview), the outbox, the case page section
 and the case list filter. Writes go through `cases.messaging`."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -207,7 +208,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 def _preview(template: MessageTemplate, case: Case) -> tuple[tuple[str, str] | None, str]:
     # A link is made when the message is sent; the preview shows where it will point.
-    example = {"link": f"{messaging.settings.PUBLIC_BASE_URL}/portal/…(made when sent)"}
+    example = {"link": f"{settings.PUBLIC_BASE_URL}/portal/…(made when sent)"}
     extra = {k: v for k, v in example.items() if f"{{{k}}}" in template.body + template.subject}
     try:
         return messaging.render(template, case, extra), ""
