@@ -53,6 +53,7 @@ from cases.forms import (
     add_service_errors,
 )
 from cases.job_reasons import problem_reason, result_text
+from cases.messaging_admin import MessageFilter, MessageInline, acknowledgement_text
 from cases.models import (
     AuditEvent,
     Case,
@@ -64,6 +65,7 @@ from cases.models import (
 )
 from cases.routing import ID5_JURISDICTIONS
 from cases.templatetags.case_admin import (
+    acknowledgement_badge,
     deadline_badge,
     job_status_badge,
     regulation_name,
@@ -331,6 +333,7 @@ class CaseAdmin(ServiceWritesAdmin):
         "status_pill",
         "received",
         "due",
+        "acknowledgement",
         "assignee",
     ]
     list_filter = [
@@ -340,6 +343,7 @@ class CaseAdmin(ServiceWritesAdmin):
         VendorJobStatusFilter,
         AssignedFilter,
         admin_search.FoundFilter,
+        MessageFilter,
     ]
     # Encrypted subject fields cannot be searched in SQL: get_search_results adds the exact
     # email through the blind index instead. The search box POSTs (cases.admin_search), so an
@@ -352,7 +356,7 @@ class CaseAdmin(ServiceWritesAdmin):
     ordering = ["due_date", "id"]
     list_select_related = ["assignee"]
     list_per_page = 50
-    inlines = [SubjectInline, VendorJobInline, ResultFileInline]
+    inlines = [SubjectInline, VendorJobInline, ResultFileInline, MessageInline]
     actions = [
         "verify", "submit", "sync", "retry", "hold", "resume", "extend", "reject",
         "assign_to_me", "assign", "close", "export_audit_csv", "export_audit_jsonl",
@@ -370,6 +374,7 @@ class CaseAdmin(ServiceWritesAdmin):
                     "hold_info",
                     "status_changed_at",
                     "verified_at",
+                    "acknowledgement_info",
                     "closed_at",
                     "assignee",
                 ]
@@ -418,7 +423,15 @@ class CaseAdmin(ServiceWritesAdmin):
             '<span class="pd-due">{}</span> {}', case.due_date.isoformat(), deadline_badge(case)
         )
 
+    @admin.display(description="Ack")
+    def acknowledgement(self, case: Case) -> SafeString | str:
+        return acknowledgement_badge(case)
+
     # Case page read-only fields
+
+    @admin.display(description="Acknowledgement")
+    def acknowledgement_info(self, case: Case) -> SafeString | str:
+        return acknowledgement_text(case)
 
     @admin.display(description="Due date")
     def deadline(self, case: Case) -> SafeString:

@@ -253,3 +253,24 @@ class WebhookStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+
+
+class MessageKind(models.TextChoices):
+    """What a message to the data subject is for; each kind has one editable template."""
+
+    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+    VERIFICATION_REQUEST = "verification_request", "Verification request"
+    EXTENSION_NOTICE = "extension_notice", "Extension notice"
+    REJECTION = "rejection", "Rejection"
+    RESPONSE = "response", "Response"
+
+
+class MessageStatus(models.TextChoices):
+    """Where a message is; why it failed is kept apart, in `Message.last_error`."""
+
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+MESSAGE_TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.FAILED})

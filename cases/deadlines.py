@@ -21,6 +21,7 @@ from functools import cache
 from cases.choices import Regulation, regulation_error
 
 __all__ = [
+    "ACKNOWLEDGEMENT_RULES",
     "BAND_DUE_SOON",
     "BAND_DUE_TEN",
     "BAND_LATER",
@@ -30,10 +31,14 @@ __all__ = [
     "DUE_TEN_DAYS",
     "MATARIKI_DAYS",
     "RULES",
+    "AcknowledgementRule",
     "DeadlineError",
     "DeadlineRule",
     "Period",
     "Unit",
+    "acknowledge_by",
+    "acknowledgement_rule",
+    "add_business_days",
     "add_months",
     "add_nz_working_days",
     "days_left",
@@ -567,3 +572,52 @@ def deadline_band(days_left: int) -> str:
     if days_left <= DUE_TEN_DAYS:
         return BAND_DUE_TEN
     return BAND_LATER
+
+
+# --- Acknowledging receipt -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcknowledgementRule:
+    """A law's deadline to confirm receipt of a request, separate from the one to answer it."""
+
+    regulations: tuple[str, ...]
+    business_days: int
+    source: str
+    source_url: str
+
+
+ACKNOWLEDGEMENT_RULES = (
+    AcknowledgementRule(
+        regulations=(Regulation.CCPA, Regulation.CPRA_CA_USA),
+        business_days=10,
+        source="Cal. Code Regs. tit. 11 § 7021(a)",
+        source_url="https://cppa.ca.gov/regulations/pdf/cppa_regs.pdf",
+    ),
+)
+_ACK_RULE_BY_CODE = {str(code): rule for rule in ACKNOWLEDGEMENT_RULES for code in rule.regulations}
+
+
+def acknowledgement_rule(regulation: str) -> AcknowledgementRule | None:
+    """The regulation's acknowledgement rule, or None when its law sets no such deadline."""
+    return _ACK_RULE_BY_CODE.get(regulation)
+
+
+def add_business_days(start: date, n: int) -> date:
+    """The `n`th weekday after `start`.
+
+    Public holidays count as business days here: that gives an earlier deadline, never a later
+    one (the module's convention of answering early).
+    """
+    day = start
+    while n > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+def acknowledge_by(regulation: str, received: date) -> date | None:
+    """The last day to acknowledge a request received on `received`, or None if no law asks."""
+    rule = acknowledgement_rule(regulation)
+    return add_business_days(received, rule.business_days) if rule else None

@@ -11,7 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from cases import services
+from cases import messaging, services
 from cases.audit import Actor
 from cases.choices import Action, IdentityType, JobStatus, Regulation, RejectionReason, Vendor
 from cases.crypto import normalise
@@ -326,7 +326,7 @@ class CaseIntakeForm(forms.Form):
         data = self.cleaned_data
         products = [p.strip() for p in data["adobe_products"].split(",") if p.strip()]
         try:
-            return services.create_case(
+            case = services.create_case(
                 actor=actor,
                 regulation=data["regulation"],
                 actions=data["actions"],
@@ -341,6 +341,8 @@ class CaseIntakeForm(forms.Form):
         except ValidationError as exc:
             add_service_errors(self, exc, {"subject": "subject_email"})
             return None
+        messaging.acknowledge_on_intake(case, actor=actor)
+        return case
 
 
 # --- Subject and identities (editable only before any vendor is contacted) ----------------------

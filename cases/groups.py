@@ -5,7 +5,11 @@ from django.contrib.auth.models import Group, Permission
 OFFICER = "Compliance officer"
 AUDITOR = "Auditor"
 
-_CASE_MODELS = ("case", "datasubject", "identity", "vendorjob", "resultfile")
+# Officers edit message templates and re-send failed messages (messages themselves are read-only
+# in the admin: only services write them).
+_CASE_MODELS = (
+    "case", "datasubject", "identity", "vendorjob", "resultfile", "message", "messagetemplate",
+)
 _READ_ONLY_MODELS = ("auditevent", "apiclient", "webhookdelivery")
 
 

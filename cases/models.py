@@ -25,6 +25,8 @@ from cases.choices import (
     CaseStatus,
     IdentityType,
     JobStatus,
+    MessageKind,
+    MessageStatus,
     Regulation,
     RejectionReason,
     ResultStatus,
@@ -68,6 +70,18 @@ class CaseQuerySet(models.QuerySet):
             .exclude(status__in=[CaseStatus.COMPLETED, CaseStatus.ON_HOLD])
             .filter(due_date__gte=today, due_date__lte=today + dt.timedelta(days=days))
         )
+
+    def awaiting_acknowledgement(self):
+        """Open cases whose law sets an acknowledgement deadline, not yet acknowledged."""
+        return self.open().filter(acknowledge_by__isnull=False, acknowledged_at__isnull=True)
+
+    def acknowledgement_overdue(self, today: dt.date | None = None):
+        today = today or timezone.localdate()
+        return self.awaiting_acknowledgement().filter(acknowledge_by__lt=today)
+
+    def with_failed_messages(self):
+        return self.filter(pk__in=Message.objects.filter(status=MessageStatus.FAILED)
+                           .values("case_id"))
 
     def with_subject_email(self, email: str):
         return self.filter(subject__email_index__in=blind_index_candidates(email))
@@ -132,6 +146,12 @@ class Case(models.Model):
         related_name="assigned_cases",
     )
     verified_at = models.DateTimeField(null=True, blank=True)
+    acknowledge_by = models.DateField(
+        null=True, blank=True, help_text="The law's deadline to acknowledge receipt, if it has one."
+    )
+    acknowledged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the acknowledgement went out to the subject."
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -508,3 +528,62 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are append-only.")
+
+
+class MessageTemplate(models.Model):
+    """The subject line and body of one kind of message, editable by officers.
+
+    Placeholders such as `{reference}` are filled in per case (`cases.messaging`); a template
+    naming an unknown placeholder is refused on save.
+    """
+
+    kind = models.CharField(max_length=30, choices=MessageKind.choices, unique=True)
+    subject = models.CharField("subject line", max_length=200)
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+    def clean(self) -> None:
+        from cases.messaging import check_placeholders
+
+        errors = {}
+        for name in ("subject", "body"):
+            problem = check_placeholders(getattr(self, name), self.kind)
+            if problem:
+                errors[name] = problem
+        if errors:
+            raise ValidationError(errors)
+
+
+class Message(models.Model):
+    """One email to the data subject. Address and text are encrypted at rest; the audit trail
+    holds only the kind, the id and the body's SHA-256."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED, db_index=True
+    )
+    recipient = EncryptedTextField()
+    subject = EncryptedTextField()
+    body = EncryptedTextField()
+    body_sha256 = models.CharField("body SHA-256", max_length=64)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, help_text="The mail server's reason, if any.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker took the message to send it."
+    )
+    queued_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["queued_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"

@@ -132,6 +132,7 @@ def create_case(
         received_at=received_at,
         due_date=due,
         original_due_date=due,
+        acknowledge_by=deadlines.acknowledge_by(regulation, received_on),
     )
     subject = DataSubject.objects.create(case=case, name=name, email=email)
     for identity in cleaned_identities:

@@ -523,3 +523,20 @@ def _download_and_attach(job: VendorJob, path: Path) -> str:
         size=download.size, sha256=download.sha256, entries=[e.as_dict() for e in entries],
     )
     return "attached"
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def send_message(message_id: int) -> str:
+    """Send one message to a data subject (queued on commit by `messaging.queue_message`)."""
+    from cases import messaging
+
+    return messaging.deliver(message_id)
+
+
+def send_due_messages() -> str:
+    """The schedule's pass: retries that are due, and anything a lost task left queued."""
+    from cases import messaging
+
+    return messaging.deliver_due()

@@ -37,6 +37,7 @@ from connectors.download import is_public_address, resolve_host
 
 log = logging.getLogger(__name__)
 STATUS_CHANGED = "case.status_changed"
+MESSAGE_FAILED = "message.failed"
 # A delivery left `sending` this long has lost its worker; it is sent again.
 STALE_SENDING = dt.timedelta(minutes=5)
 MAX_ERROR_LENGTH = 500
@@ -72,6 +73,21 @@ def status_changed(case: Case, old_status: str, new_status: str) -> WebhookDeliv
         case=case,
         event=STATUS_CHANGED,
         payload=_case_payload(case, old_status),
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: queue_delivery(delivery.pk))
+    return delivery
+
+
+def message_failed(case: Case, message_id: int, kind: str) -> WebhookDelivery | None:
+    """Tell the case's client that a message to the subject failed: its id and kind only."""
+    client = ApiClient.objects.filter(pk=case.api_client_id).first() if case.api_client_id else None
+    if client is None or not client.is_usable or not client.webhook_url:
+        return None
+    payload = {**_case_payload(case, case.status),
+               "message": {"id": message_id, "kind": kind, "status": "failed"}}
+    delivery = WebhookDelivery.objects.create(
+        client=client, case=case, event=MESSAGE_FAILED, payload=payload,
         next_attempt_at=timezone.now(),
     )
     transaction.on_commit(lambda: queue_delivery(delivery.pk))

@@ -210,6 +210,24 @@ MAX_RECEIPT_AGE_DAYS = env.int("MAX_RECEIPT_AGE_DAYS", default=365)
 if MAX_RECEIPT_AGE_DAYS < 0:
     raise ImproperlyConfigured("MAX_RECEIPT_AGE_DAYS must be 0 or more days.")
 
+# Messages to data subjects (cases.messaging). EMAIL_URL is a django-environ email URL, e.g.
+# smtp+tls://user:password@smtp.example.com:587. Unset with DEBUG on: every email is printed to
+# the console and kept as an .eml file in var/outbox/ (cases.mail.OutboxBackend).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+elif DEBUG:
+    EMAIL_BACKEND = "cases.mail.OutboxBackend"
+    EMAIL_FILE_PATH = BASE_DIR / "var" / "outbox"
+# Seconds to wait for the mail server; without it a hung server would hold a worker forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@localhost")
+# Absolute base of the links in messages (the subject portal).
+PUBLIC_BASE_URL = env.str(
+    "PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEV_DEFAULTS else ""
+).rstrip("/")
+# Send the acknowledgement when a case with a contact email is opened (API and admin intake).
+AUTO_ACKNOWLEDGE = env.bool("AUTO_ACKNOWLEDGE", default=True)
+
 # django-q2: the ORM broker needs no extra service. `timeout` must stay below `retry`, or a slow
 # task is handed to a second worker while the first still runs; `max_attempts` bounds redelivery
 # (the default retries forever). Tests run tasks inline.
@@ -269,7 +287,9 @@ first response exactly. Both hold under concurrent duplicates.
 **Webhooks**: on every status change of a case the client opened, Privacy Desk POSTs
 `{"event_id", "event": "case.status_changed", "timestamp", "case": {"id", "reference",
 "external_ref", "status", "previous_status", "status_changed_at", "due_at", "days_left"}}` to the
-client's webhook URL with `X-PrivacyDesk-Signature: sha256=<hex HMAC-SHA256 of the raw body
+client's webhook URL (and event `message.failed`, with `case.message` = `{"id", "kind",
+"status"}`, when a message to the subject failed for good) with
+`X-PrivacyDesk-Signature: sha256=<hex HMAC-SHA256 of the raw body
 keyed by the client's webhook secret>`, `X-PrivacyDesk-Timestamp` (also in the signed body),
 `X-PrivacyDesk-Event` and `X-PrivacyDesk-Delivery`. Any answer but 2xx is retried with
 exponential backoff; deliveries are at least once, so deduplicate on `event_id`.
@@ -289,6 +309,8 @@ exponential backoff; deliveries are at least once, so deduplicate on `event_id`.
         "CaseStatusEnum": "cases.choices.CaseStatus",
         "JobStatusEnum": "cases.choices.JobStatus",
         "RegulationEnum": "cases.choices.Regulation",
+        "MessageKindEnum": "cases.choices.MessageKind",
+        "MessageStatusEnum": "cases.choices.MessageStatus",
     },
 }
 

@@ -92,3 +92,47 @@ def submitted_with_jobs(case, actor, default="submitted", **statuses):
         services.update_job(job, status=status, last_error=error, next_attempt_at=None)
     case.refresh_from_db()
     return case
+
+
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, or refuses it."""
+
+    def __init__(self) -> None:
+        self.envelopes: list = []
+        self.refuse_rcpt: str = ""  # an SMTP reply, e.g. "550 5.1.1 <x@y>: no such user"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_rcpt:
+            return self.refuse_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """Django's SMTP backend pointed at a live aiosmtpd server on 127.0.0.1."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    sink.port = controller.port
+    yield sink
+    controller.stop()

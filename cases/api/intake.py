@@ -21,7 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases import services
+from cases import messaging, services
 from cases.api.errors import Conflict
 from cases.api.serializers import canonical_intake
 from cases.audit import Actor
@@ -119,6 +119,7 @@ def _create(client: ApiClient, data: dict, canonical: str) -> Case:
         adobe_products=data.get("adobe_products", []),
     )
     CaseIntake.objects.create(case=case, request_hash=blind_index(canonical))
+    messaging.acknowledge_on_intake(case, actor=actor)
     if data.get("submit"):
         case = services.submit_case(case, actor=actor)
     return case

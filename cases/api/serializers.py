@@ -28,7 +28,7 @@ from cases.choices import (
     Regulation,
     regulation_error,
 )
-from cases.models import AuditEvent, Case, ResultFile, VendorJob
+from cases.models import AuditEvent, Case, Message, ResultFile, VendorJob
 
 # A ticketing system's clock may run slightly ahead of ours (the services allow the same).
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -231,6 +231,15 @@ class ResultFileSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+class MessageSummarySerializer(serializers.ModelSerializer):
+    """A message to the subject as the API shows it: never its text or its recipient."""
+
+    class Meta:
+        model = Message
+        fields = ["kind", "status", "sent_at"]
+        read_only_fields = fields
+
+
 class CaseSerializer(serializers.ModelSerializer):
     """A case as the ticketing system sees it: status, deadline, jobs and results."""
 
@@ -252,6 +261,11 @@ class CaseSerializer(serializers.ModelSerializer):
     )
     vendor_jobs = VendorJobSerializer(source="jobs", many=True, read_only=True)
     results = ResultFileSerializer(many=True, read_only=True)
+    messages = MessageSummarySerializer(
+        many=True, read_only=True,
+        help_text="Messages to the data subject, oldest first: kind, status (queued, sent, "
+        "failed) and when it was sent.",
+    )
 
     class Meta:
         model = Case
@@ -268,6 +282,8 @@ class CaseSerializer(serializers.ModelSerializer):
             "days_left",
             "vendor_jobs",
             "results",
+            "acknowledged_at",
+            "messages",
         ]
         read_only_fields = fields
 

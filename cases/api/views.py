@@ -35,7 +35,7 @@ from cases.api.serializers import (
 )
 from cases.audit import Actor
 from cases.choices import ApiScope
-from cases.models import ApiClient, AuditEvent, Case, ResultFile, VendorJob
+from cases.models import ApiClient, AuditEvent, Case, Message, ResultFile, VendorJob
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
@@ -117,13 +117,17 @@ class CaseViewSet(viewsets.GenericViewSet):
         return _get_or_404(self.get_queryset(), self.kwargs["pk"], NO_CASE)
 
     def get_queryset(self) -> QuerySet[Case]:
-        # A fixed number of queries whatever the page size: jobs and results come in two.
+        # A fixed number of queries whatever the page size: jobs, results and messages in three.
         return (
             self.visible_cases()
             .order_by("id")
             .prefetch_related(
                 Prefetch("jobs", queryset=VendorJob.objects.order_by("vendor", "action", "id")),
                 Prefetch("results", queryset=ResultFile.objects.order_by("id")),
+                # Only what the API shows: the encrypted text is never read (nor decrypted).
+                Prefetch("messages", queryset=Message.objects.only(
+                    "id", "case_id", "kind", "status", "sent_at", "queued_at"
+                ).order_by("queued_at", "id")),
             )
         )
 

@@ -156,6 +156,18 @@ def officer_queue_boxes(user) -> list[QueueBox]:
             cases.filter(status=CaseStatus.NEW),
             f"status__exact={CaseStatus.NEW}",
         ),
+        _box(
+            "unacknowledged",
+            "Acknowledgement not sent",
+            cases.awaiting_acknowledgement(),
+            "messages=ack_awaiting",
+        ),
+        _box(
+            "messages_failed",
+            "Messages failed",
+            cases.with_failed_messages(),
+            "messages=failed",
+        ),
     ]
     if user.has_perm("cases.change_case"):  # auditors are never assigned a case
         boxes.append(
@@ -239,3 +251,26 @@ def vendor_work(context) -> WorkSummary | None:
     if not context["request"].user.has_perm("cases.view_vendorjob"):
         return None
     return vendor_work_summary()
+
+
+@register.filter
+def message_status_badge(message) -> SafeString:
+    return format_html(
+        '<span class="pd-pill pd-msg-{}">{}</span>', message.status, message.get_status_display()
+    )
+
+
+@register.filter
+def acknowledgement_badge(case: Case, today: dt.date | None = None) -> SafeString | str:
+    """'ack by 2026-12-10' while the law's acknowledgement is due, 'ack overdue' past it."""
+    if case.acknowledged_at or not case.acknowledge_by or not case.is_open:
+        return ""
+    today = today or timezone.localdate()
+    overdue = case.acknowledge_by < today
+    return format_html(
+        '<span class="pd-pill pd-ack-{}" title="{}">{} {}</span>',
+        "overdue" if overdue else "due",
+        "The law's deadline to acknowledge receipt; the acknowledgement has not gone out.",
+        "ack overdue since" if overdue else "ack by",
+        case.acknowledge_by.isoformat(),
+    )

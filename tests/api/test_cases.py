@@ -107,8 +107,8 @@ def test_the_list_takes_the_same_queries_whatever_its_size(
 ):
     _make_cases(make_case, ticketing, n)
 
-    # key look-up, count, page, jobs, results
-    with django_assert_num_queries(5):
+    # key look-up, count, page, jobs, results, messages
+    with django_assert_num_queries(6):
         response = api.get(LIST_URL)
 
     assert len(response.json()["results"]) == n

@@ -342,7 +342,7 @@ def test_changing_the_assignee_goes_through_the_service(officer_client, make_cas
         "subject-0-email": "ada.lovelace@example.org",
         "status": CaseStatus.CLOSED,  # not a form field: must be ignored
     }
-    for prefix in ("jobs", "results"):
+    for prefix in ("jobs", "results", "messages"):
         data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
 
     response = officer_client.post(case_url(case), data)
@@ -1061,6 +1061,8 @@ def test_dashboard_counts_and_links_match_the_filtered_lists(officer_client, off
         "action_required": 1,
         "on_hold": 1,
         "new": 2,
+        "unacknowledged": 3,  # the three CCPA cases: none was acknowledged
+        "messages_failed": 0,
         "mine": 2,
     }
     assert [c.reference for c in boxes["new"].cases] == [overdue_new.reference, mine_new.reference]

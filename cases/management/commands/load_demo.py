@@ -8,8 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from cases import services
+from cases import messaging, services
 from cases.audit import Actor
+from cases.choices import MessageKind
 from cases.models import Case
 
 DEFAULT_FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "demo_cases.json"
@@ -50,7 +51,9 @@ class Command(BaseCommand):
 
 def _apply(case: Case, step: str | list[str], actor: Actor) -> None:
     name, *args = [step] if isinstance(step, str) else step
-    if name == "verify":
+    if name == "acknowledge":  # sent by the worker, into var/outbox/ when EMAIL_URL is unset
+        messaging.queue_message(case, MessageKind.ACKNOWLEDGEMENT, actor=actor)
+    elif name == "verify":
         services.verify_identity(case, actor=actor)
     elif name == "hold":
         services.put_on_hold(case, actor=actor, reason=args[0])
