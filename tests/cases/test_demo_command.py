@@ -76,7 +76,9 @@ def demo(tmp_path):
 
 
 def _children(pid: int) -> list[int]:
-    listed = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)  # noqa: S607
+    listed = subprocess.run(  # noqa: S603
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True  # noqa: S607
+    )
     return [int(child) for child in listed.stdout.split()]
 
 
