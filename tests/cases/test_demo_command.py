@@ -76,10 +76,16 @@ def demo(tmp_path):
 
 
 def _children(pid: int) -> list[int]:
-    listed = subprocess.run(  # noqa: S603
-        ["pgrep", "-P", str(pid)], capture_output=True, text=True  # noqa: S607
-    )
-    return [int(child) for child in listed.stdout.split()]
+    """Processes whose parent is `pid`, from /proc (the ppid follows the state in stat)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 def _alive(pid: int) -> bool:
