@@ -69,7 +69,7 @@ class CaseActions(models.TextChoices):
 
 
 class Regulation(models.TextChoices):
-    """Adobe Privacy Service regulation codes (vendor-contracts.md section 2)."""
+    """Adobe Privacy Service regulation codes (docs/vendors.md, Regulation codes)."""
 
     APA_AUS = "apa_aus", "Australia Privacy Act (apa_aus)"
     CCPA = "ccpa", "California CCPA (ccpa)"

@@ -1,9 +1,15 @@
-"""The two roles officers and auditors log in with, kept in step with the models after migrate."""
+"""The roles staff log in with, kept in step with the models after migrate.
+
+Officers work cases, auditors read them, and administrators run the installation: API clients
+and the task queue, without any access to cases or personal data.
+"""
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 OFFICER = "Compliance officer"
 AUDITOR = "Auditor"
+ADMINISTRATOR = "Administrator"
 
 # Officers edit message templates and re-send failed messages (messages themselves are read-only
 # in the admin: only services write them).
@@ -11,6 +17,13 @@ _CASE_MODELS = (
     "case", "datasubject", "identity", "vendorjob", "resultfile", "message", "messagetemplate",
 )
 _READ_ONLY_MODELS = ("auditevent", "apiclient", "webhookdelivery")
+
+# Administrators: API clients (create, edit, revoke, new keys; never delete) and the task queue
+# (scheduled tasks, finished, failed and queued tasks). Task arguments are ids only.
+_ADMINISTRATOR_PERMISSIONS = {
+    "cases": ("add_apiclient", "change_apiclient", "view_apiclient"),
+    "django_q": ("view_schedule", "change_schedule", "view_success", "view_failure", "view_ormq"),
+}
 
 
 def _codenames(role: str) -> list[str]:
@@ -23,11 +36,20 @@ def _codenames(role: str) -> list[str]:
     return [*views, *writes, "delete_identity", "change_webhookdelivery", "export_audit"]
 
 
+def _administrator_permissions() -> Q:
+    query = Q(pk__in=[])
+    for app_label, codenames in _ADMINISTRATOR_PERMISSIONS.items():
+        query |= Q(content_type__app_label=app_label, codename__in=codenames)
+    return query
+
+
 def ensure_groups(**kwargs) -> None:
-    """post_migrate receiver: create both groups and (re)set their permissions."""
+    """post_migrate receiver: create the groups and (re)set their permissions."""
     for role in (OFFICER, AUDITOR):
         group, _ = Group.objects.get_or_create(name=role)
         perms = Permission.objects.filter(
             content_type__app_label="cases", codename__in=_codenames(role)
         )
         group.permissions.set(perms)
+    group, _ = Group.objects.get_or_create(name=ADMINISTRATOR)
+    group.permissions.set(Permission.objects.filter(_administrator_permissions()))

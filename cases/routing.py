@@ -28,7 +28,7 @@ ID5_JURISDICTIONS = {
     Regulation.CCPA: "CCPA",
     Regulation.CPRA_CA_USA: "CCPA",
 }
-# Identities ID5 can act on (vendor-contracts.md section 4); GAID/IDFA travel as `maid`.
+# Identities ID5 can act on (docs/vendors.md, ID5); GAID/IDFA travel as `maid`.
 ID5_IDENTITY_NAMESPACES = frozenset({"email", "gaid", "idfa"}) | ID5_NAMESPACES
 # ID5_ACCESS_REQUESTS (settings): what an ID5 access request becomes, since ID5 has no access API.
 ID5_ACCESS_MANUAL = "manual"

@@ -568,7 +568,8 @@ def _create_job(case: Case, planned: routing.PlannedJob, *, actor: Actor) -> Ven
     )
     details = {"vendor": job.vendor, "action": job.action, "status": job.status}
     if added:
-        # Journey Optimizer rule (seed 001): without these the CJM delete never finishes.
+        # Journey Optimizer rule (docs/vendors.md [JO-PRIVACY]): without these the CJM delete
+        # never finishes.
         details["products_added_for_cjm"] = list(added)
     record("job.created", actor=actor, case=case, obj=job, details=details)
     return job

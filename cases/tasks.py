@@ -155,7 +155,7 @@ def _adobe_users(jobs: list[VendorJob]) -> list[PrivacyUser]:
 
 
 def _send_id5(jobs: list[VendorJob], report: PassReport) -> None:
-    """One request per case, within ID5's daily limits as counted here (vendor-contracts.md §4:
+    """One request per case, within ID5's daily limits as counted here (docs/vendors.md, ID5 limits:
     1 request per identifier and 3,000 per partner per UTC day, refused with a 403)."""
     client = vendors.id5()
     partner_limited: RateLimited | None = None

@@ -27,7 +27,7 @@ from cases.choices import (
 
 _NAMESPACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 MAX_IDENTITY_LENGTH = 1000
-# ID5 ids come encrypted ("ID5*...") or decrypted ("ID5-..."): vendor-contracts.md section 4.
+# ID5 ids come encrypted ("ID5*...") or decrypted ("ID5-..."): docs/vendors.md, ID5.
 _ID5ID_RE = re.compile(r"^ID5[*-][A-Za-z0-9_.*+/=-]{4,}$")
 INTAKE_VENDORS = (Vendor.ADOBE_PRIVACY, Vendor.ID5)
 

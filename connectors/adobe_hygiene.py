@@ -1,8 +1,8 @@
 """Adobe Data Hygiene record delete (POST/GET /workorder).
 
 Adobe states record deletes are for data cleansing and minimisation, NOT for GDPR/CCPA data
-subject requests (hygiene/api/workorder.md; vendor-contracts.md §3): Privacy Desk offers it only
-as a separate, explicit officer action. Facts below are from vendor-contracts.md §3.
+subject requests (docs/vendors.md, Adobe Data Hygiene): Privacy Desk offers it only
+as a separate, explicit officer action. Facts below are from that section.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from connectors.base import AttemptHook, AuthError, InvalidInput
 log = logging.getLogger("connectors.adobe_hygiene")
 
 HYGIENE_BASE_URL = "https://platform.adobe.io/data/core/hygiene"
-# vendor-contracts.md spells the action "delete_identity" (the older workorder.md does too;
-# the current page says "delete-identity" and answers "identity-delete").
+# Older revisions of Adobe's work order page spell the action "delete_identity";
+# the current one says "delete-identity" and answers "identity-delete" (docs/vendors.md).
 DELETE_ACTION = "delete_identity"
 MAX_IDENTITIES = 100_000  # per work order
 TARGET_SERVICES = frozenset({"datalake", "identity", "profile", "ajo"})

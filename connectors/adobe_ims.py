@@ -1,6 +1,6 @@
 """Adobe IMS access tokens (OAuth server-to-server) and the base for Adobe Platform APIs.
 
-vendor-contracts.md §1: client-credentials form POST; the token lives ~24 h and there is no
+docs/vendors.md, Adobe IMS: client-credentials form POST; the token lives ~24 h and there is no
 refresh token, so we fetch a new one shortly before expiry and once more on a 401.
 JWT credentials stopped working on 2025-01-01 and are deliberately not supported.
 """
@@ -187,7 +187,7 @@ class AdobeApi(Transport):
         return self.tokens.secrets()
 
     def auth_headers(self) -> dict[str, str]:
-        """Authorization, x-api-key and x-gw-ims-org-id (vendor-contracts.md §2)."""
+        """Authorization, x-api-key and x-gw-ims-org-id (docs/vendors.md, Adobe Privacy Service)."""
         c = self.tokens.credentials
         return {"Authorization": f"Bearer {self.tokens.token()}", "x-api-key": c.client_id,
                 "x-gw-ims-org-id": c.org_id}
@@ -247,7 +247,8 @@ def adobe_hint(status: int, detail: str) -> str | None:
         return ("the credential may not use this API; check the Developer Console project's "
                 "product profile and ADOBE_ORG_ID")
     if status == 429:
-        # privacy-service troubleshooting guide (seed 000): HTTP 429 = over the monitored limit
+        # Privacy Service troubleshooting guide (docs/vendors.md [PS-FAQ]): HTTP 429 = over the
+        # monitored limit
         return ("Adobe throttles submissions over its monitored limit; wait before sending "
                 "more (Privacy Service is not for data cleanup)")
     if "namespace" in text:

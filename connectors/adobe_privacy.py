@@ -1,7 +1,7 @@
 """Adobe Experience Platform Privacy Service: create access/delete jobs, read and list them.
 
-Facts and quirks from vendor-contracts.md §2 (Adobe's privacy-jobs.md, appendix.md,
-error-codes.md and the privacy-service.yaml OpenAPI spec) and the seeds 000/001.
+Facts and quirks from docs/vendors.md, Adobe Privacy Service (Adobe's privacy jobs guide,
+API appendix, troubleshooting guide, Journey Optimizer privacy page and the OpenAPI reference).
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ PRODUCT_CODES = frozenset({
     "profileservice", "primetimeauthentication", "target", "crs", "cjm", "identity", "marketo",
     "marketomeasure",
 })
-# Journey Optimizer (seed 001): a CJM delete must also go to these upstream services, otherwise
-# the CJM job stays "processing" forever. `aepDataLake` is the newer name of AdobeCloudPlatform.
+# Journey Optimizer (docs/vendors.md [JO-PRIVACY]): a CJM delete must also go to these upstream
+# services, otherwise the CJM job stays "processing" forever. `aepDataLake` is the newer name of
+# AdobeCloudPlatform.
 CJM_UPSTREAM = ("profileService", "AdobeCloudPlatform", "identity")
 PRODUCT_ALIASES = {"aepdatalake": "adobecloudplatform"}
 JOB_STATUSES = frozenset({"submitted", "processing", "complete", "error"})
@@ -369,7 +370,8 @@ def validate_user_id(key: str, uid: UserID) -> None:
     if uid.type not in IdentityType.values:
         raise InvalidInput(f"User {key}: identity type '{uid.type}' is not one Adobe knows "
                            f"({', '.join(IdentityType.values)})")
-    # Adobe answers "Invalid Namespace" for a custom namespace sent as standard (seed 000).
+    # Adobe answers "Invalid Namespace" for a custom namespace sent as standard
+    # (docs/vendors.md [PS-FAQ]).
     if uid.type == IdentityType.STANDARD and uid.namespace.lower() not in ADOBE_STANDARD_NAMESPACES:
         raise InvalidInput(
             f"User {key}: namespace '{uid.namespace}' is not an Adobe standard namespace — set "

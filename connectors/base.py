@@ -30,7 +30,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-# (connect, read) seconds. Adobe's gateway drops requests after 60 s (vendor-contracts.md §2),
+# (connect, read) seconds. Adobe's gateway drops requests after 60 s (docs/vendors.md),
 # so a 30 s read timeout fails before it and leaves room for one retry of a GET.
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 DEFAULT_RETRIES = 3
@@ -49,7 +49,7 @@ _NOT_DONE = r"(?!\[REDACTED\])"
 _SENSITIVE_KEY = r"[\w.-]*(?:token|secret|password|passwd|signature|credential|sig|api_key|apikey)"
 _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Query strings and form bodies: ?token=..., &client_secret=..., access_token=...
-    # (ID5 takes its permanent token in the query string: vendor-contracts.md §4).
+    # (ID5 takes its permanent token in the query string: docs/vendors.md, ID5).
     (re.compile(rf"(?i)\b({_SENSITIVE_KEY})={_NOT_DONE}[^&\s'\"#<>)\]]+"), rf"\1={REDACTED}"),
     # JSON bodies and dict reprs: "access_token": "...", 'client_secret': '...'
     (

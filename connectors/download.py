@@ -6,7 +6,7 @@ re-checked, the bearer token only for Adobe's API host, a size cap, and no parti
 behind. The connection goes to an address that was checked, never to a second DNS answer (a
 host that "rebinds" to 127.0.0.1 between the check and the connect gains nothing), and the
 environment's proxy settings are not used for downloads, since a proxy would resolve the host
-again. The ZIP and its URL hold personal data (vendor-contracts.md §2): messages name the host
+again. The ZIP and its URL hold personal data (docs/vendors.md): messages name the host
 only, never the URL.
 """
 

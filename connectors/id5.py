@@ -1,4 +1,4 @@
-"""ID5 Privacy Requests API: deletion requests and their status (seed 002; vendor-contracts §4).
+"""ID5 Privacy Requests API: deletion requests and their status (docs/vendors.md, ID5).
 
 The permanent token travels in the query string, and ID5's 403 message echoes it: every message
 and log line here is redacted, and requests exceptions (whose text embeds the URL) are never
@@ -37,8 +37,9 @@ from connectors.base import (
 log = logging.getLogger("connectors.id5")
 
 ID5_BASE_URL = "https://api.id5-sync.com"
-TEST_PARTNER_ID = "173"  # ID5's public test partner (seed 002)
-# ID5 answers 400 request_format_invalid unless the charset is spelled out (seed 002).
+TEST_PARTNER_ID = "173"  # ID5's public test partner (docs/vendors.md [ID5-DSAR])
+# ID5 answers 400 request_format_invalid unless the charset is spelled out
+# (docs/vendors.md [ID5-DSAR]).
 CONTENT_TYPE = "application/json; charset=UTF-8"
 JURISDICTIONS = frozenset({"GDPR", "CCPA"})
 # PRODUCT.md, routing: other regulations are not_applicable unless an officer picks one.
@@ -68,7 +69,7 @@ STATUS_MAP = {
 
 def normalise_email(email: str) -> str:
     """Trim, lowercase; for gmail.com/googlemail.com drop dots and any +tag from the local part
-    and use gmail.com — as ID5's own JS library does (vendor-contracts.md §4)."""
+    and use gmail.com — as ID5's own JS library does (docs/vendors.md, ID5)."""
     email = email.strip().lower()
     local, at, domain = email.rpartition("@")
     if not at or domain not in _GMAIL_DOMAINS:
@@ -243,7 +244,7 @@ class ID5Client(Transport):
                                        code=code)
 
     def id5_error(self, status: int, code: str | None, message: str) -> ConnectorError | None:
-        """ID5's error table (seed 002), row by row; None for anything not in it."""
+        """ID5's error table (docs/vendors.md, ID5 errors), row by row; None for anything else."""
         said = f"ID5: {message} (HTTP {status}, {code})" if message else f"ID5: HTTP {status}"
         partner = self.config.partner_id
         # ID5 documents its daily limits as 403; a 429 is ordinary throttling with Retry-After.

@@ -1,4 +1,4 @@
-"""The sandbox's own copy of the vendors' code lists (see /work/shared/vendor-contracts.md).
+"""The sandbox's own copy of the vendors' code lists (docs/vendors.md).
 
 Deliberately not shared with the connectors: a simulator that imports the client's tables cannot
 catch a mistake in them.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Privacy Service regulation codes (vendor-contracts.md §2, "Regulation codes").
+# Privacy Service regulation codes (docs/vendors.md, "Regulation codes").
 REGULATIONS = frozenset(
     {
         "apa_aus",
@@ -81,7 +81,7 @@ PRODUCTS: dict[str, Product] = {p.code.lower(): p for p in _PRODUCT_LIST}
 PRODUCTS["adobecloudplatform"] = PRODUCTS["aepdatalake"]
 
 # A CJM delete needs these upstream products too, else the CJM job stays `processing` forever
-# (seed 001, Journey Optimizer privacy requests).
+# (docs/vendors.md [JO-PRIVACY], Journey Optimizer privacy requests).
 CJM_UPSTREAM = ("profileService", "aepDataLake", "identity")
 
 USER_ID_TYPES = frozenset(

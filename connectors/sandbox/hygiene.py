@@ -1,6 +1,7 @@
 """Adobe Data Hygiene record delete: ``POST /workorder``, ``GET /workorder/{id}``, ``GET /quota``.
 
-Error bodies are AEP-style ``{"type", "title", "status", "detail"}`` (UNCONFIRMED shape).
+Error bodies are AEP-style ``{"type", "title", "status", "detail"}``; the shape is unconfirmed
+(docs/vendors.md, Adobe Data Hygiene).
 """
 
 from __future__ import annotations

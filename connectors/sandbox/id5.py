@@ -1,4 +1,4 @@
-"""ID5 Privacy Requests API: deletion requests and their status (seed 002).
+"""ID5 Privacy Requests API: deletion requests and their status (docs/vendors.md [ID5-DSAR]).
 
 Quirks kept on purpose: the token travels in the query string; the partner error code is
 spelled ``partiner_id_invalid``; rate limits are 403, not 429; the status 400 code is the

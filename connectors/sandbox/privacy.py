@@ -86,7 +86,8 @@ def _new_job(
 
 def _outcome(user: UserSpec, action: str, products: list[Product]) -> str:
     codes = {p.code for p in products}
-    # Vendor quirk (seed 001): a CJM delete without its upstream products never finishes.
+    # Vendor quirk (docs/vendors.md [JO-PRIVACY]): a CJM delete without its upstream products
+    # never finishes.
     if action == "delete" and "CJM" in codes and not set(CJM_UPSTREAM) <= codes:
         return "cjm_stuck"
     text = " ".join([user.key, *(str(uid["value"]) for uid in user.user_ids)]).lower()

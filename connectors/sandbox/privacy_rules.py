@@ -1,4 +1,4 @@
-"""Validation of Privacy Service requests, as the vendor documents it (vendor-contracts.md §2).
+"""Validation of Privacy Service requests, as the vendor documents it (docs/vendors.md).
 
 Errors are RFC 7807-style "Problem Detail" bodies, the schema privacy-service.yaml names:
 ``{"errorType", "errorCode", "title", "detail"}``.

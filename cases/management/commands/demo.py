@@ -1,30 +1,66 @@
 """`make demo`: migrate, load the demo cases, then run web server, worker and vendor sandbox.
 
-Ctrl-C stops all three. The web server and the worker share the SQLite database and are pointed
-at the sandbox on loopback through the same environment variables an operator would set for the
-real vendors, so the connectors run unchanged.
+Ctrl-C stops all three within seconds. The web server and the worker share the SQLite database
+and are pointed at the sandbox on loopback through the same environment variables an operator
+would set for the real vendors, so the connectors run unchanged.
+
+Each child runs in its own process group, so the terminal's Ctrl-C reaches only this command,
+which then stops every child once, at the same time (a second SIGINT makes django-q's cluster
+hang in its own shutdown). Their output is relayed line by line; the banner with the admin URL
+and logins is printed once every child is up and has gone quiet, so it is the last thing on
+screen.
 """
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.groups import AUDITOR, OFFICER
+from cases.groups import ADMINISTRATOR, AUDITOR, OFFICER
 from connectors.sandbox import SandboxConfig
 
 DEMO_PASSWORD = "privacy-desk-demo"  # noqa: S105 - printed for the demo on purpose
-DEMO_USERS = {"officer": OFFICER, "auditor": AUDITOR}
+DEMO_USERS = {"officer": OFFICER, "auditor": AUDITOR, "admin": ADMINISTRATOR}
+DEMO_ROLES = {
+    "officer": "Compliance officer: works the cases",
+    "auditor": "Auditor: reads cases and the audit trail",
+    "admin": "Administrator: API clients and the task queue",
+}
+READY_TIMEOUT = 60.0  # seconds for every child to come up
+SETTLE_TIME = 0.5  # seconds without a child line before the banner is printed
+STOP_TIMEOUT = 5.0  # seconds for the children to stop before they are killed
+
+_ENV_LINE = re.compile(r"^[A-Z][A-Z0-9_]*=")
+
+
+@dataclass
+class Child:
+    """One process the demo runs, and how to tell that it is up."""
+
+    name: str
+    command: list[str]
+    ready_url: str = ""  # up once this answers ...
+    ready_line: str = ""  # ... or once a line containing this was printed
+    chatter: Callable[[str], bool] = lambda line: False  # lines hidden unless -v 2
+    process: subprocess.Popen | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
 
 
 class Command(BaseCommand):
-    help = "Set up the demo database and run web server + worker until Ctrl-C."
+    help = "Set up the demo database and run web server + worker + vendor sandbox until Ctrl-C."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -38,7 +74,7 @@ class Command(BaseCommand):
         parser.add_argument("--setup-only", action="store_true", help="Prepare data, run nothing.")
 
     def handle(self, *args, port: int, sandbox_port: int, sandbox_speed: str,
-               setup_only: bool, **options) -> None:
+               setup_only: bool, verbosity: int, **options) -> None:
         for name, value in (("--port", port), ("--sandbox-port", sandbox_port)):
             if not 1 <= value <= 65535:
                 raise CommandError(f"{name} must be between 1 and 65535, not {value}.")
@@ -50,40 +86,161 @@ class Command(BaseCommand):
             _demo_user(username, group)
         if setup_only:
             return
-        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-        self._run([
-            [*manage, "vendor_sandbox", "--port", str(sandbox_port), "--speed", sandbox_speed],
-            [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
-            [*manage, "qcluster"],
-        ], port, sandbox_env(sandbox_port))
+        self.verbose = verbosity >= 2
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.last_line_at = time.monotonic()
+        self._run(demo_children(port, sandbox_port, sandbox_speed, verbosity), port,
+                  sandbox_env(sandbox_port))
 
-    def _run(self, commands: list[list[str]], port: int, env: dict[str, str]) -> None:
-        children = [
-            subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603
-            for command in commands
-        ]
-        time.sleep(2)
-        self.stdout.write(self.style.SUCCESS(
-            f"\nPrivacy Desk is running: http://127.0.0.1:{port}/admin/\n"
-            f"  officer login: officer / {DEMO_PASSWORD}\n"
-            f"  auditor login: auditor / {DEMO_PASSWORD}\n"
-            "Press Ctrl-C to stop.\n"
-        ))
+    def _run(self, children: list[Child], port: int, env: dict[str, str]) -> None:
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo as cleanly as Ctrl-C
+        failed = None
         try:
-            while all(child.poll() is None for child in children):
-                time.sleep(0.5)
-            self.stderr.write("A demo process stopped; stopping the others.")
+            for child in children:
+                self._start(child, env)
+            failed = self._wait_until_ready(children)
+            if failed is None:
+                self._banner(port)
+                failed = _first_exit(children)
         except KeyboardInterrupt:
-            self.stdout.write("\nStopping...")
-        finally:
+            pass
+        with self.lock:
+            self.stopping = True  # the children's goodbyes are not shown
+        if failed:
+            self.stderr.write(
+                f"The {failed.name} exited with code {failed.process.returncode}; "
+                "stopping the demo."
+            )
+        else:
+            self.stdout.write("\nStopping the demo...")
+        stop_children(children)
+        if failed:
+            raise CommandError(f"The demo stopped because the {failed.name} exited.")
+        self.stdout.write("Stopped.")
+
+    def _start(self, child: Child, env: dict[str, str]) -> None:
+        child.process = subprocess.Popen(  # noqa: S603
+            child.command,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            text=True, errors="replace", bufsize=1,
+            process_group=0,  # its own group: Ctrl-C reaches only the demo, which stops it
+        )
+        threading.Thread(target=self._relay, args=(child,), daemon=True).start()
+
+    def _relay(self, child: Child) -> None:
+        for line in child.process.stdout:
+            if child.ready_line and child.ready_line in line:
+                child.ready.set()
+            with self.lock:
+                self.last_line_at = time.monotonic()
+                if self.stopping or (child.chatter(line) and not self.verbose):
+                    continue
+                self.stdout.write(line, ending="")
+                self.stdout.flush()
+
+    def _wait_until_ready(self, children: list[Child]) -> Child | None:
+        """Wait for every child to be up; the first one that exited instead, if any."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
             for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
-            for child in children:
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+                if child.process.poll() is not None:
+                    return child
+                if not child.ready.is_set() and child.ready_url and _answers(child.ready_url):
+                    child.ready.set()
+            if all(child.ready.is_set() for child in children):
+                break
+            time.sleep(0.2)
+        else:
+            waiting = ", ".join(child.name for child in children if not child.ready.is_set())
+            self.stderr.write(f"Still starting after {READY_TIMEOUT:.0f} s: {waiting}.")
+        settle_until = time.monotonic() + 10 * SETTLE_TIME  # a chatty child does not delay it long
+        while time.monotonic() - self.last_line_at < SETTLE_TIME < settle_until - time.monotonic():
+            time.sleep(0.1)
+        return None
+
+    def _banner(self, port: int) -> None:
+        logins = "".join(
+            f"  {username:<7} / {DEMO_PASSWORD}   {role}\n" for username, role in DEMO_ROLES.items()
+        )
+        with self.lock:
+            self.stdout.write(self.style.SUCCESS(
+                f"\nPrivacy Desk is running: http://127.0.0.1:{port}/admin/\n"
+                f"{logins}Press Ctrl-C to stop.\n"
+            ))
+            self.stdout.flush()
+
+
+def demo_children(port: int, sandbox_port: int, sandbox_speed: str, verbosity: int) -> list[Child]:
+    """The vendor sandbox, the web server and the worker, and how each says it is up."""
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    return [
+        Child(
+            "vendor sandbox",
+            [*manage, "vendor_sandbox", "--port", str(sandbox_port), "--speed", sandbox_speed,
+             "-v", str(verbosity)],
+            ready_url=f"http://127.0.0.1:{sandbox_port}/_sandbox/health",
+            chatter=lambda line: bool(_ENV_LINE.match(line)),  # the demo already set them
+        ),
+        Child(
+            "web server",
+            [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            ready_url=f"http://127.0.0.1:{port}/admin/login/",
+        ),
+        Child(
+            "worker",
+            [*manage, "qcluster"],
+            ready_line="] running.",  # django-q: "Q Cluster <name> [<queue>] running."
+            chatter=lambda line: " INFO django-q " in line,  # every task, every minute
+        ),
+    ]
+
+
+def stop_children(children: list[Child], timeout: float = STOP_TIMEOUT) -> None:
+    """SIGINT to every child's process group at once; SIGKILL what is left after `timeout`."""
+    started = [child.process for child in children if child.process is not None]
+    for process in started:
+        _signal_group(process, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    try:
+        for process in started:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(deadline - time.monotonic(), 0.01))
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: no more waiting
+    for process in started:
+        # Also ends a child's own children (django-q's workers) if they outlived it.
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+        os.killpg(process.pid, signum)
+
+
+def _first_exit(children: list[Child]) -> Child:
+    while True:
+        for child in children:
+            if child.process.poll() is not None:
+                return child
+        time.sleep(0.5)
+
+
+def _answers(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
+    try:
+        opener.open(url, timeout=1).close()
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except OSError:
+        return False
+    return True
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def sandbox_env(port: int) -> dict[str, str]:
