@@ -474,7 +474,7 @@ def test_the_email_identity_follows_from_the_case_page_too(officer_client, make_
         "subject-0-email": "ada.king@example.org",
         "subject-0-email_identity_follows": "on",
     }
-    for prefix in ("jobs", "results"):
+    for prefix in ("jobs", "results", "messages"):
         data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
 
     response = officer_client.post(case_url(case), data)
