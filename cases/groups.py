@@ -9,6 +9,7 @@ AUDITOR = "Auditor"
 # in the admin: only services write them).
 _CASE_MODELS = (
     "case", "datasubject", "identity", "vendorjob", "resultfile", "message", "messagetemplate",
+    "note", "attachment",
 )
 _READ_ONLY_MODELS = ("auditevent", "apiclient", "webhookdelivery")
 
