@@ -600,8 +600,8 @@ class Note(models.Model):
         related_name="+",
     )
     # A copy of who wrote it, so the note stays attributed after the account is gone.
-    author_label = models.CharField(max_length=150)
-    created_at = models.DateTimeField(default=timezone.now)
+    author_label = models.CharField("by", max_length=150)
+    created_at = models.DateTimeField("written", default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -636,8 +636,8 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
     )
-    added_by_label = models.CharField(max_length=150)
-    added_at = models.DateTimeField(default=timezone.now)
+    added_by_label = models.CharField("added by", max_length=150)
+    added_at = models.DateTimeField("added", default=timezone.now)
 
     class Meta:
         ordering = ["added_at", "id"]

@@ -63,6 +63,7 @@ class AttachmentInline(admin.TabularInline):
               "include_in_response", "download"]
     extra = 0
     can_delete = False
+    classes = ["pd-readonly"]  # admin.css hides the per-row captions this table doesn't need
 
     def get_fields(self, request, obj=None):
         # No link a role cannot follow: without the permission the column is left out.
