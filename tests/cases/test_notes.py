@@ -2,10 +2,12 @@
 
 import hashlib
 import json
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection
 
 from cases import notes, services
@@ -157,3 +159,11 @@ def test_a_tampered_file_is_not_served(make_case, system_actor):
     attachment.refresh_from_db()
     with pytest.raises(ValueError, match="does not match"):
         notes.attachment_bytes(attachment)
+
+
+def test_the_demo_loads_a_case_with_a_note_and_an_attachment(db, media):
+    call_command("load_demo", stdout=StringIO())
+    held = Note.objects.get().case
+    attachment = Attachment.objects.get()
+    assert attachment.case == held and held.external_ref == "HELP-1007"
+    assert notes.attachment_bytes(attachment).startswith(b"We sent the identity form")
