@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
-from cases import admin_search, audit_views, deadlines, routing, services
+from cases import admin_search, audit_views, deadlines, notes_admin, routing, services
 from cases.admin_steps import (
     CASE_STEPS,
     CaseStep,
@@ -55,6 +55,7 @@ from cases.forms import (
 from cases.job_reasons import problem_reason, result_text
 from cases.messaging_admin import MessageFilter, MessageInline, acknowledgement_text
 from cases.models import (
+    Attachment,
     AuditEvent,
     Case,
     DataSubject,
@@ -356,7 +357,10 @@ class CaseAdmin(ServiceWritesAdmin):
     ordering = ["due_date", "id"]
     list_select_related = ["assignee"]
     list_per_page = 50
-    inlines = [SubjectInline, VendorJobInline, ResultFileInline, MessageInline]
+    inlines = [
+        SubjectInline, VendorJobInline, ResultFileInline, MessageInline,
+        notes_admin.NoteInline, notes_admin.AttachmentInline,
+    ]
     actions = [
         "verify", "submit", "sync", "retry", "hold", "resume", "extend", "reject",
         "assign_to_me", "assign", "close", "export_audit_csv", "export_audit_jsonl",
@@ -545,6 +549,9 @@ class CaseAdmin(ServiceWritesAdmin):
 
     def save_formset(self, request, form, formset, change) -> None:
         changed = sorted({name for f in formset.forms for name in f.changed_data})
+        if formset.model is Attachment and not getattr(request, REFUSED_ATTR, False):
+            notes_admin.save_response_flags(request, formset)
+            return
         if formset.model is not DataSubject or not changed:
             formset.save()
             return
@@ -586,6 +593,13 @@ class CaseAdmin(ServiceWritesAdmin):
                 name="cases_case_result_download",
             )
         )
+        urls.append(
+            path(
+                "<path:object_id>/attachments/<int:attachment_id>/download/",
+                wrap(self.attachment_download_view),
+                name="cases_case_attachment_download",
+            )
+        )
         return [*urls, *audit_views.case_admin_urls(self.admin_site), *super().get_urls()]
 
     @method_decorator(sensitive_post_parameters(admin_search.SEARCH_PARAM))  # error reports
@@ -622,6 +636,12 @@ class CaseAdmin(ServiceWritesAdmin):
         services.record_result_download(result, actor=Actor.for_user(request.user))
         return FileResponse(handle, as_attachment=True, filename=result.name)
 
+    def attachment_download_view(
+        self, request: HttpRequest, object_id: str, attachment_id: int
+    ) -> FileResponse:
+        case = self.get_object(request, unquote(object_id))
+        return notes_admin.download_view(request, case, attachment_id)
+
     def add_view(self, request, form_url="", extra_context=None) -> HttpResponse:
         """Intake through services.create_case, never the raw model form."""
         if not self.has_add_permission(request):
@@ -654,6 +674,7 @@ class CaseAdmin(ServiceWritesAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             events = list(obj.audit_events.order_by("-seq")[: TIMELINE_LIMIT + 1])
+            notes_admin.describe_timeline(events)
             context.update(
                 # Not Django's "Change case" over the reference: the case is the page's title.
                 title=f"Case {obj.reference}",
@@ -715,7 +736,8 @@ class CaseAdmin(ServiceWritesAdmin):
             self.message_user(request, step_unavailable(step, case), messages.ERROR)
             return HttpResponseRedirect(case_url)
         bound = request.POST if request.method == "POST" else None
-        form = step.form(bound, case=case) if step.form else None
+        files = request.FILES if request.method == "POST" else None  # a note's attachment
+        form = step.form(bound, files, case=case) if step.form else None
         if request.method == "POST" and (form is None or form.is_valid()):
             given = StepInput(Actor.for_user(request.user), request.user, _data(form))
             try:
@@ -1075,7 +1097,8 @@ class VendorJobAdmin(ReadOnlyAdmin):
     search_help_text = "Case reference or a vendor id."
     list_select_related = ["case"]
     fields = [
-        "case_link", "vendor", "action", "status_pill", "reason", "note", "vendor_status",
+        "case_link", "vendor", "action", "status_pill", "reason", "note", "attachment_links",
+        "vendor_status",
         "result_codes", "product_statuses", "products", "jurisdiction", "request_id",
         "vendor_job_id", "result", "attempts", "next_attempt_at", "sending_started_at",
         "submitted_at", "completed_at", "last_synced_at", "created_at", "updated_at",
@@ -1103,6 +1126,23 @@ class VendorJobAdmin(ReadOnlyAdmin):
     @admin.display(description="Reason / next step")
     def reason(self, job: VendorJob) -> str:
         return job_reason(job)
+
+    @admin.display(description="Attachments")
+    def attachment_links(self, job: VendorJob) -> SafeString | str:
+        return notes_admin.job_attachments(job, links=True)
+
+    @admin.display(description="Attachments")
+    def attachment_names(self, job: VendorJob) -> str:
+        return notes_admin.job_attachments(job, links=False)
+
+    def get_fields(self, request, obj=None):
+        # No link a role cannot follow: the names only, for who may not download.
+        if obj is not None and notes_admin.may_download(request, obj.case):
+            return self.fields
+        return [("attachment_names" if f == "attachment_links" else f) for f in self.fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
     @admin.display(description="Result")
     def result(self, job: VendorJob) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from cases import deadlines, services
+from cases import deadlines, notes, services
 from cases.audit import Actor
 from cases.choices import (
     CASE_CLOCK_RUNNING,
@@ -39,6 +39,7 @@ from cases.forms import (
     ExtendForm,
     HoldForm,
     ManualJobDoneForm,
+    NoteForm,
     RecordDeleteForm,
     RejectForm,
     RoutingForm,
@@ -311,7 +312,8 @@ register_step(
         label="Mark manual job done",
         done="updated",
         run=lambda case, given: services.complete_manual_job(
-            given.data["job"], actor=given.actor, note=given.data["note"]
+            given.data["job"], actor=given.actor, note=given.data["note"],
+            attachment=given.data.get("attachment"),
         ),
         shown=lambda case, user: any(job.status == JobStatus.MANUAL for job in _jobs(case)),
         form=ManualJobDoneForm,
@@ -326,5 +328,23 @@ register_step(
         shown=lambda case, user: "delete" in case.action_list and case.status not in CASE_TERMINAL,
         form=RecordDeleteForm,
         explain=lambda case: HYGIENE_NOTICE,
+    )
+)
+register_step(
+    CaseStep(
+        name="note",
+        label="Add note or attachment",
+        done="updated",
+        run=lambda case, given: notes.add_note_or_attachment(
+            case,
+            actor=given.actor,
+            text=given.data["note"],
+            upload=given.data.get("attachment"),
+            include_in_response=given.data["include_in_response"],
+        ),
+        shown=lambda case, user: case.is_open,
+        form=NoteForm,
+        unavailable=lambda case: f"the case is {case.get_status_display().lower()}; "
+        "an ended case is not changed.",
     )
 )

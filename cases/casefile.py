@@ -1,6 +1,7 @@
 """The case file: one ZIP about one case, for the regulator or the subject's file.
 
-It holds a human-readable summary (summary.html, self-contained: no scripts, no external files),
+It holds a human-readable summary (summary.html, self-contained: no scripts, no external files;
+with the officers' notes and the list of attachments),
 the case's timeline from the audit trail (timeline.csv), its vendor jobs (vendor_jobs.csv), a
 manifest of its result files with their SHA-256 (results_manifest.csv; the files themselves stay
 behind their audited download), the chain head it was cut at (chain_head.txt), and SHA256SUMS
@@ -24,7 +25,16 @@ from django.utils import timezone
 from cases.audit import Actor, ChainHead, record
 from cases.exports import Echo, ExportFilter, neutralise, prepare_export
 from cases.metrics import responded_at
-from cases.models import AuditEvent, Case, DataSubject, Identity, ResultFile, VendorJob
+from cases.models import (
+    Attachment,
+    AuditEvent,
+    Case,
+    DataSubject,
+    Identity,
+    Note,
+    ResultFile,
+    VendorJob,
+)
 
 CASEFILE_ACTION = "casefile.exported"
 # Events shown in the summary's "Decisions" list; the full timeline is in timeline.csv.
@@ -128,6 +138,10 @@ def summary_context(
         "identities": list(identities.order_by("namespace")) if subject else [],
         "jobs": list(VendorJob.objects.filter(case=case).order_by("vendor", "action")),
         "results": list(ResultFile.objects.filter(case=case).select_related("job")),
+        # The officer's words about the case belong in its file; attachments are listed (name,
+        # size, SHA-256, who and when), their content stays behind the audited download.
+        "notes": list(Note.objects.filter(case=case)),
+        "attachments": list(Attachment.objects.filter(case=case).select_related("job")),
         "decisions": list(events.filter(action__in=DECISION_ACTIONS).order_by("seq")),
         "event_count": events.count(),
         "responded_at": answered,

@@ -49,6 +49,30 @@ def decrypt(token: str) -> str:
         ) from None
 
 
+def encrypt_bytes(plaintext: bytes) -> bytes:
+    """A file's bytes as one Fernet token (files stored here are small: attachments)."""
+    return _fernet(_keys()).encrypt(plaintext)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _fernet(_keys()).decrypt(token)
+    except InvalidToken:
+        raise DecryptionError(
+            "A stored file cannot be decrypted with FIELD_ENCRYPTION_KEYS: was a key removed?"
+        ) from None
+
+
+def rotate_bytes(token: bytes) -> bytes:
+    """The same plaintext as a token under the newest key (for `rotate_encryption_keys`)."""
+    try:
+        return _fernet(_keys()).rotate(token)
+    except InvalidToken:
+        raise DecryptionError(
+            "A stored file cannot be decrypted with FIELD_ENCRYPTION_KEYS: was a key removed?"
+        ) from None
+
+
 def normalise(value: str) -> str:
     """The form the blind index is computed on: trimmed and case-folded."""
     return value.strip().casefold()

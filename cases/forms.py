@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from cases import messaging, services
@@ -173,6 +175,12 @@ class ManualJobDoneForm(StepForm):
         widget=_REASON_WIDGET,
         help_text="What was done, e.g. 'ID5 confirmed by email on 24 Nov that they hold no data'.",
     )
+    attachment = forms.FileField(
+        label="Vendor's answer",
+        required=False,
+        help_text="Optional: the vendor's answer as a file (e.g. their email saved as .eml, or a "
+        "PDF). Kept encrypted on the case, linked to this job.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -181,6 +189,42 @@ class ManualJobDoneForm(StepForm):
         self.fields["job"].label_from_instance = (
             lambda job: f"{job.get_vendor_display()} {job.action}: {job.last_error[:100]}"
         )
+
+
+class NoteForm(StepForm):
+    """A note, a file, or both (`notes.add_note_or_attachment` checks the file's size and type)."""
+
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 60}),
+        required=False,
+        help_text="Your words about the case, e.g. a phone call with the subject. Kept encrypted "
+        "and included in the case file.",
+    )
+    attachment = forms.FileField(
+        label="File",
+        required=False,
+        help_text="Optional. Kept encrypted; allowed types and size are set by "
+        "ATTACHMENT_TYPES and ATTACHMENT_MAX_BYTES.",
+    )
+    include_in_response = forms.BooleanField(
+        label="Include the file in the response",
+        required=False,
+        help_text="Send this file to the subject with the response package.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = filesizeformat(settings.ATTACHMENT_MAX_BYTES)
+        self.fields["attachment"].help_text = (
+            f"Optional. Kept encrypted. Up to {limit}; types: "
+            f"{', '.join(settings.ATTACHMENT_TYPES)}."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("note", "").strip() and not cleaned.get("attachment"):
+            raise ValidationError("Write a note, choose a file, or both.")
+        return cleaned
 
 
 class RecordDeleteForm(StepForm):

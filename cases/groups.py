@@ -15,6 +15,7 @@ ADMINISTRATOR = "Administrator"
 # in the admin: only services write them).
 _CASE_MODELS = (
     "case", "datasubject", "identity", "vendorjob", "resultfile", "message", "messagetemplate",
+    "note", "attachment",
 )
 _READ_ONLY_MODELS = ("auditevent", "apiclient", "webhookdelivery")
 

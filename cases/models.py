@@ -587,3 +587,60 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class Note(models.Model):
+    """An officer's words about a case. The text is encrypted at rest (it may name the subject);
+    the audit trail records the note's id only."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    text = EncryptedTextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # A copy of who wrote it, so the note stays attributed after the account is gone.
+    author_label = models.CharField("by", max_length=150)
+    created_at = models.DateTimeField("written", default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note #{self.pk}"
+
+
+def attachment_upload_to(instance: "Attachment", filename: str) -> str:
+    # A random name: the officer's filename (which may name the subject) never reaches the disk.
+    return f"attachments/{uuid.uuid4().hex}.bin"
+
+
+class Attachment(models.Model):
+    """A file an officer attached to a case (e.g. a vendor's answer to a manual task, an ID
+    document). The stored file is the Fernet token of the bytes; `sha256` is of the plaintext."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    job = models.ForeignKey(
+        VendorJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments",
+        help_text="The manual task this file answers, if any.",
+    )
+    file = models.FileField(upload_to=attachment_upload_to, max_length=255)
+    name = models.CharField(max_length=255, help_text="The original filename, sanitised.")
+    size = models.PositiveBigIntegerField(help_text="Bytes, before encryption.")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    include_in_response = models.BooleanField(
+        "include in the response", default=False,
+        help_text="Send this file to the subject with the response package.",
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    added_by_label = models.CharField("added by", max_length=150)
+    added_at = models.DateTimeField("added", default=timezone.now)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -730,15 +731,25 @@ def request_sync(case: Case, *, actor: Actor) -> None:
 
 
 @transaction.atomic
-def complete_manual_job(job: VendorJob, *, actor: Actor, note: str) -> VendorJob:
-    """Record that an officer did a job's work outside any API (e.g. ID5 access by email)."""
+def complete_manual_job(
+    job: VendorJob, *, actor: Actor, note: str, attachment: UploadedFile | None = None
+) -> VendorJob:
+    """Record that an officer did a job's work outside any API (e.g. ID5 access by email),
+    with the vendor's answer as an attachment of the case linked to the job, if given."""
+    from cases import notes  # notes imports models only; imported here to keep services light
+
     note = _require_reason(note, "mark a manual job done")
+    if attachment is not None:
+        notes.read_upload(attachment)  # a refused file is reported before anything changes
     job = VendorJob.objects.select_for_update().get(pk=job.pk)
     if job.status != JobStatus.MANUAL:
         raise TransitionError(f"The {job} job is not a manual task.")
     record("job.manual_done", actor=actor, case=job.case, obj=job,
            details={"vendor": job.vendor, "action": job.action})
-    return update_job(job, actor=actor, status=JobStatus.COMPLETE, note=note, last_error="")
+    job = update_job(job, actor=actor, status=JobStatus.COMPLETE, note=note, last_error="")
+    if attachment is not None:
+        notes.add_attachment(job.case, actor=actor, upload=attachment, job=job)
+    return job
 
 
 @transaction.atomic

@@ -204,6 +204,15 @@ RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=300)
 RESULT_MAX_BYTES = env.int("RESULT_MAX_BYTES", default=2 * 1024**3)
 # Result files are purged this many days after download (they hold personal data).
 RESULT_RETENTION_DAYS = env.int("RESULT_RETENTION_DAYS", default=90)
+# Files officers attach to a case (notes and attachments): the largest upload accepted, in bytes,
+# and the allowed types by extension (PDF, PNG, JPEG and ZIP/DOCX are also checked by content).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024**2)
+_ATTACHMENT_TYPES = ["pdf", "png", "jpg", "jpeg", "txt", "csv", "eml", "zip", "docx"]
+ATTACHMENT_TYPES = [
+    kind.strip().lower().lstrip(".")
+    for kind in env.list("ATTACHMENT_TYPES", default=_ATTACHMENT_TYPES)
+    if kind.strip()
+]
 # Intake refuses a receipt date older than this many days (a mistyped year, an old ticket);
 # officers and ticketing systems may backdate within it.
 MAX_RECEIPT_AGE_DAYS = env.int("MAX_RECEIPT_AGE_DAYS", default=365)

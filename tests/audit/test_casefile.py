@@ -210,3 +210,29 @@ def test_unknown_case_is_404(client, officer):
     client.force_login(officer)
     assert client.get(reverse("admin:cases_case_case_file", args=["999999"])).status_code == 404
     assert client.get("/admin/cases/case/abc/case-file/").status_code == 404
+
+
+def test_summary_lists_the_notes_and_the_attachments_but_not_their_content(
+    make_case, officer, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cases import notes
+
+    settings.MEDIA_ROOT = tmp_path
+    case = make_case()
+    actor = Actor.for_user(officer)
+    notes.add_note(case, actor=actor, text="Subject asked for paper copies <b>by post</b>.")
+    content = b"%PDF-1.7\nsecret vendor answer\n%%EOF\n"
+    attachment = notes.add_attachment(
+        case, actor=actor, upload=SimpleUploadedFile("vendor-answer.pdf", content),
+        include_in_response=True,
+    )
+    html = case_file(case, officer).read("summary.html").decode()
+    notes_part = html.split("<h2>Notes</h2>")[1].split("<h2>Attachments</h2>")[0]
+    assert "Subject asked for paper copies &lt;b&gt;by post&lt;/b&gt;." in notes_part
+    assert "olivia" in notes_part
+    files_part = html.split("<h2>Attachments</h2>")[1].split("<h2>Integrity</h2>")[0]
+    for text in ("vendor-answer.pdf", str(len(content)), attachment.sha256, "olivia", "Yes"):
+        assert text in files_part, text
+    assert "secret vendor answer" not in html

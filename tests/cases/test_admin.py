@@ -342,7 +342,7 @@ def test_changing_the_assignee_goes_through_the_service(officer_client, make_cas
         "subject-0-email": "ada.lovelace@example.org",
         "status": CaseStatus.CLOSED,  # not a form field: must be ignored
     }
-    for prefix in ("jobs", "results", "messages"):
+    for prefix in ("jobs", "results", "messages", "notes", "attachments"):
         data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
 
     response = officer_client.post(case_url(case), data)
@@ -474,7 +474,7 @@ def test_the_email_identity_follows_from_the_case_page_too(officer_client, make_
         "subject-0-email": "ada.king@example.org",
         "subject-0-email_identity_follows": "on",
     }
-    for prefix in ("jobs", "results", "messages"):
+    for prefix in ("jobs", "results", "messages", "notes", "attachments"):
         data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
 
     response = officer_client.post(case_url(case), data)

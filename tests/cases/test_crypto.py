@@ -1,10 +1,13 @@
 import pytest
 from cryptography.fernet import Fernet
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
 
+from cases import notes
+from cases.audit import Actor
 from cases.crypto import DecryptionError, blind_index
-from cases.models import Case, DataSubject, Identity
+from cases.models import Case, DataSubject, Identity, Note
 
 
 def _raw(table: str, column: str) -> list[str]:
@@ -54,3 +57,20 @@ def test_a_missing_key_is_a_clear_error(make_case, settings):
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(DecryptionError, match="was a key removed"):
         DataSubject.objects.get()
+
+
+def test_rotation_covers_notes_and_attachment_files(make_case, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    case, actor = make_case(), Actor.system("tests")
+    notes.add_note(case, actor=actor, text="Phoned the subject.")
+    pdf = b"%PDF-1.7\nscan\n%%EOF\n"
+    attachment = notes.add_attachment(case, actor=actor, upload=SimpleUploadedFile("a.pdf", pdf))
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotate_encryption_keys")
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert notes.attachment_bytes(attachment) == pdf
+    assert Note.objects.get().text == "Phoned the subject."
+    assert [p.name for p in tmp_path.rglob("*.rotating")] == []

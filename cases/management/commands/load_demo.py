@@ -5,10 +5,11 @@ import json
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from cases import messaging, services
+from cases import messaging, notes, services
 from cases.audit import Actor
 from cases.choices import MessageKind
 from cases.models import Case
@@ -61,5 +62,10 @@ def _apply(case: Case, step: str | list[str], actor: Actor) -> None:
         services.extend_deadline(case, actor=actor, reason=args[0])
     elif name == "reject":
         services.reject(case, actor=actor, reason=args[0], code=args[1])
+    elif name == "note":
+        notes.add_note(case, actor=actor, text=args[0])
+    elif name == "attach":  # [name, text]: a small text file, encrypted like any attachment
+        upload = SimpleUploadedFile(args[0], args[1].encode())
+        notes.add_attachment(case, actor=actor, upload=upload)
     else:
         raise CommandError(f"Unknown demo step {name!r} for {case.external_ref}.")

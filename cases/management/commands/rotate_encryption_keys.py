@@ -5,12 +5,15 @@ can be removed from the list. Safe to run again (and after an interruption): eac
 transaction and rows already under the newest key are simply rewritten.
 """
 
+import os
+from pathlib import Path
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from cases.audit import Actor, record
-from cases.crypto import blind_index
-from cases.models import DataSubject, Identity
+from cases.crypto import blind_index, rotate_bytes
+from cases.models import Attachment, DataSubject, Identity, Note
 
 BATCH = 500
 
@@ -21,12 +24,31 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         subjects = self._rotate(DataSubject, ["name", "email", "email_index"], _subject_index)
         identities = self._rotate(Identity, ["value", "value_index"], _identity_index)
+        notes = self._rotate(Note, ["text"], lambda note: None)
+        files = self._rotate_files()
         record(
             "crypto.keys_rotated",
             actor=Actor.system("rotate_encryption_keys"),
-            details={"subject_count": subjects, "identity_count": identities},
+            details={"subject_count": subjects, "identity_count": identities,
+                     "note_count": notes, "attachment_count": files},
         )
-        self.stdout.write(f"Re-encrypted {subjects} subjects and {identities} identities.")
+        self.stdout.write(
+            f"Re-encrypted {subjects} subjects, {identities} identities, {notes} notes and "
+            f"{files} attachment files."
+        )
+
+    def _rotate_files(self) -> int:
+        """Each attachment's stored token, rewritten under the newest key (written beside it,
+        then renamed over it, so an interruption never leaves half a file)."""
+        done = 0
+        for attachment in Attachment.objects.exclude(file="").iterator():
+            path = Path(attachment.file.path)
+            rotated = rotate_bytes(path.read_bytes())
+            partial = path.with_name(path.name + ".rotating")
+            partial.write_bytes(rotated)
+            os.replace(partial, path)
+            done += 1
+        return done
 
     def _rotate(self, model, fields: list[str], reindex) -> int:
         done, last_pk = 0, 0
