@@ -4,10 +4,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
 
-from cases import notes
+from cases import messaging, notes
 from cases.audit import Actor
+from cases.choices import MessageKind
 from cases.crypto import DecryptionError, blind_index
-from cases.models import Case, DataSubject, Identity, Note
+from cases.models import Case, DataSubject, Identity, Message, Note
 
 
 def _raw(table: str, column: str) -> list[str]:
@@ -59,9 +60,11 @@ def test_a_missing_key_is_a_clear_error(make_case, settings):
         DataSubject.objects.get()
 
 
-def test_rotation_covers_notes_and_attachment_files(make_case, settings, tmp_path):
+def test_rotation_covers_notes_messages_and_attachment_files(make_case, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
+    settings.AUTO_ACKNOWLEDGE = False
     case, actor = make_case(), Actor.system("tests")
+    messaging.queue_message(case, MessageKind.ACKNOWLEDGEMENT, actor=actor)
     notes.add_note(case, actor=actor, text="Phoned the subject.")
     pdf = b"%PDF-1.7\nscan\n%%EOF\n"
     attachment = notes.add_attachment(case, actor=actor, upload=SimpleUploadedFile("a.pdf", pdf))
@@ -73,4 +76,5 @@ def test_rotation_covers_notes_and_attachment_files(make_case, settings, tmp_pat
     settings.FIELD_ENCRYPTION_KEYS = [new_key]
     assert notes.attachment_bytes(attachment) == pdf
     assert Note.objects.get().text == "Phoned the subject."
+    assert Message.objects.get().recipient == "ada.lovelace@example.org"
     assert [p.name for p in tmp_path.rglob("*.rotating")] == []

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from cases.audit import Actor, record
 from cases.crypto import blind_index, rotate_bytes
-from cases.models import Attachment, DataSubject, Identity, Note
+from cases.models import Attachment, DataSubject, Identity, Message, Note
 
 BATCH = 500
 
@@ -25,16 +25,18 @@ class Command(BaseCommand):
         subjects = self._rotate(DataSubject, ["name", "email", "email_index"], _subject_index)
         identities = self._rotate(Identity, ["value", "value_index"], _identity_index)
         notes = self._rotate(Note, ["text"], lambda note: None)
+        messages = self._rotate(Message, ["recipient", "subject", "body"], lambda message: None)
         files = self._rotate_files()
         record(
             "crypto.keys_rotated",
             actor=Actor.system("rotate_encryption_keys"),
             details={"subject_count": subjects, "identity_count": identities,
-                     "note_count": notes, "attachment_count": files},
+                     "note_count": notes, "message_count": messages,
+                     "attachment_count": files},
         )
         self.stdout.write(
-            f"Re-encrypted {subjects} subjects, {identities} identities, {notes} notes and "
-            f"{files} attachment files."
+            f"Re-encrypted {subjects} subjects, {identities} identities, {notes} notes, "
+            f"{messages} messages and {files} attachment files."
         )
 
     def _rotate_files(self) -> int:
