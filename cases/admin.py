@@ -25,6 +25,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
 from cases import admin_search, audit_views, deadlines, notes_admin, routing, services
+from cases.admin_base import ReadOnlyInline
 from cases.admin_steps import (
     CASE_STEPS,
     CaseStep,
@@ -175,24 +176,6 @@ class SubjectInline(admin.StackedInline):
                 "editable": subject.case.status in CASE_UNSUBMITTED,
             },
         )
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    classes = ["pd-readonly"]  # admin.css hides the per-row captions these tables don't need
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def job_url(job: VendorJob) -> str:

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from cases import messaging
+from cases.admin_base import ReadOnlyInline
 from cases.audit import Actor
 from cases.choices import MessageStatus
 from cases.models import Case, Message, MessageTemplate
@@ -51,28 +52,15 @@ def acknowledgement_text(case: Case) -> SafeString | str:
     return "Not sent; this law sets no deadline to acknowledge receipt."
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(ReadOnlyInline):
     """The case page's messages: what was sent, when, and why not."""
 
     model = Message
     verbose_name_plural = "messages to the subject"
     fields = ["message_link", "status_pill", "attempts", "queued_at", "sent_at", "last_error"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    classes = ["pd-readonly"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("recipient", "subject", "body")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Message")
     def message_link(self, message: Message) -> SafeString:

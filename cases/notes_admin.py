@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from cases import notes
+from cases.admin_base import ReadOnlyInline
 from cases.audit import Actor
 from cases.models import Attachment, AuditEvent, Case, Note, VendorJob
 
@@ -34,23 +35,12 @@ def download_url(attachment: Attachment) -> str:
     return reverse("admin:cases_case_attachment_download", args=[attachment.case_id, attachment.pk])
 
 
-class NoteInline(admin.TabularInline):
+class NoteInline(ReadOnlyInline):
+    """The case's notes; the "Add note or attachment" step adds them."""
+
     model = Note
     verbose_name_plural = "notes"
     fields = ["created_at", "author_label", "text"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    classes = ["pd-readonly"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # the "Add note or attachment" step adds them
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AttachmentInline(admin.TabularInline):
