@@ -6,6 +6,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api.urls")),
+    path("portal/", include("cases.portal")),
 ]
 
 # JSON for unknown paths under /api/, Django's page elsewhere.

@@ -54,7 +54,7 @@ def _apply(case: Case, step: str | list[str], actor: Actor) -> None:
     if name == "acknowledge":  # sent by the worker, into var/outbox/ when EMAIL_URL is unset
         messaging.queue_message(case, MessageKind.ACKNOWLEDGEMENT, actor=actor)
     elif name == "verify":
-        services.verify_identity(case, actor=actor)
+        services.verify_identity(case, actor=actor, method="account_login")
     elif name == "hold":
         services.put_on_hold(case, actor=actor, reason=args[0])
     elif name == "extend":
