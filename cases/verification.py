@@ -43,9 +43,10 @@ class Lookup:
 def issue_token(case: Case, purpose: str, days: int) -> tuple[PortalToken, str]:
     """A new token row for `case` and the token itself (shown once, never stored)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = timezone.now()
     row = PortalToken.objects.create(
-        case=case, purpose=purpose, token_hash=hash_portal_token(token),
-        expires_at=timezone.now() + dt.timedelta(days=days),
+        case=case, purpose=purpose, token_hash=hash_portal_token(token), created_at=now,
+        expires_at=now + dt.timedelta(days=days),
     )
     return row, token
 
