@@ -320,6 +320,7 @@ exponential backoff; deliveries are at least once, so deduplicate on `event_id`.
         "RegulationEnum": "cases.choices.Regulation",
         "MessageKindEnum": "cases.choices.MessageKind",
         "MessageStatusEnum": "cases.choices.MessageStatus",
+        "VerificationMethodEnum": "cases.choices.VerificationMethod",
     },
 }
 
