@@ -54,3 +54,28 @@ def test_a_missing_key_is_a_clear_error(make_case, settings):
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(DecryptionError, match="was a key removed"):
         DataSubject.objects.get()
+
+
+def test_rotation_also_re_encrypts_verification_evidence_notices_and_messages(
+    make_case, settings
+):
+    from cases import services
+    from cases.audit import Actor
+    from cases.models import Message, OutOfBandNotice
+
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    officer = Actor("user", "7", "olivia")
+    case = make_case()
+    services.verify_identity(case, actor=officer, method="document", note="Passport checked")
+    services.extend_deadline(case, actor=officer, reason="Complex")
+    services.reject(case, actor=officer, reason="Withdrawn", told_out_of_band="Told by phone")
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+
+    call_command("rotate_encryption_keys")
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert Case.objects.get(pk=case.pk).verification_note == "Passport checked"
+    assert OutOfBandNotice.objects.get().note == "Told by phone"
+    assert "Complex" in Message.objects.get().body

@@ -10,9 +10,15 @@ from django.db import transaction
 
 from cases.audit import Actor, record
 from cases.crypto import blind_index
-from cases.models import DataSubject, Identity
+from cases.models import Case, DataSubject, Identity, Message, OutOfBandNotice
 
 BATCH = 500
+# Other encrypted text that has no blind index: messages, verification evidence, notices.
+OTHER_ENCRYPTED = [
+    (Message, ["recipient", "subject", "body"]),
+    (Case, ["verification_note"]),
+    (OutOfBandNotice, ["note"]),
+]
 
 
 class Command(BaseCommand):
@@ -21,10 +27,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         subjects = self._rotate(DataSubject, ["name", "email", "email_index"], _subject_index)
         identities = self._rotate(Identity, ["value", "value_index"], _identity_index)
+        others = {model._meta.model_name: self._rotate(model, fields, lambda row: None)
+                  for model, fields in OTHER_ENCRYPTED}
         record(
             "crypto.keys_rotated",
             actor=Actor.system("rotate_encryption_keys"),
-            details={"subject_count": subjects, "identity_count": identities},
+            details={"subject_count": subjects, "identity_count": identities,
+                     "other_counts": others},
         )
         self.stdout.write(f"Re-encrypted {subjects} subjects and {identities} identities.")
 
