@@ -24,7 +24,15 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
-from cases import admin_search, audit_views, deadlines, notes_admin, routing, services
+from cases import (
+    admin_search,
+    audit_views,
+    deadlines,
+    notes_admin,
+    routing,
+    services,
+    verification,
+)
 from cases.admin_base import ReadOnlyInline
 from cases.admin_steps import (
     CASE_STEPS,
@@ -361,6 +369,7 @@ class CaseAdmin(ServiceWritesAdmin):
                     "hold_info",
                     "status_changed_at",
                     "verified_at",
+                    "verification_info",
                     "acknowledgement_info",
                     "closed_at",
                     "assignee",
@@ -415,6 +424,10 @@ class CaseAdmin(ServiceWritesAdmin):
         return acknowledgement_badge(case)
 
     # Case page read-only fields
+
+    @admin.display(description="Verification")
+    def verification_info(self, case: Case) -> str:
+        return verification.describe(case)
 
     @admin.display(description="Acknowledgement")
     def acknowledgement_info(self, case: Case) -> SafeString | str:
@@ -734,7 +747,7 @@ class CaseAdmin(ServiceWritesAdmin):
                     return HttpResponseRedirect(case_url)
                 add_service_errors(form, exc)
             else:
-                self.message_user(request, f"Case {case.reference} {step.done}.")
+                self.message_user(request, f"Case {case.reference} {step.done_text(given.data)}.")
                 return HttpResponseRedirect(case_url)
         return self._step_page(request, step, form, [case], cancel_url=case_url)
 
@@ -770,7 +783,7 @@ class CaseAdmin(ServiceWritesAdmin):
                 refused += 1
                 self.message_user(request, refusal(case, exc), messages.ERROR)
         if done:
-            self.message_user(request, f"{plural(done)} {step.done}.", messages.SUCCESS)
+            self.message_user(request, f"{plural(done)} {step.done_text(data)}.", messages.SUCCESS)
         if refused:
             self.message_user(request, f"{plural(refused)} left unchanged.", messages.WARNING)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from cases import deadlines, notes, services
+from cases import deadlines, notes, services, verification
 from cases.audit import Actor
 from cases.choices import (
     CASE_CLOCK_RUNNING,
@@ -32,6 +32,8 @@ from cases.choices import (
     Action,
     CaseStatus,
     JobStatus,
+    TokenPurpose,
+    VerificationMethod,
 )
 from cases.forms import (
     AssignForm,
@@ -44,6 +46,8 @@ from cases.forms import (
     RejectForm,
     RoutingForm,
     StepForm,
+    VerifyForm,
+    told_out_of_band,
 )
 from cases.models import Case, TransitionError
 from cases.routing import HYGIENE_NOTICE
@@ -72,6 +76,11 @@ class CaseStep:
     confirm_bulk: Callable[[Case], bool] | None = None
     # Why the step is not offered, when `shown` is False and a generic sentence would not do.
     unavailable: Callable[[Case], str] | None = None
+    # `done` when it depends on what the officer chose on the form (its cleaned data).
+    done_with: Callable[[Mapping[str, Any]], str] | None = None
+
+    def done_text(self, data: Mapping[str, Any]) -> str:
+        return self.done_with(data) if self.done_with else self.done
 
 
 CASE_STEPS: dict[str, CaseStep] = {}
@@ -126,13 +135,50 @@ def _explain_extension(case: Case) -> str:
     )
 
 
+def _told(notice: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda data: (
+        f"{notice}: that the subject was told another way is recorded"
+        if told_out_of_band(data) else f"{notice}: the message to the subject is queued"
+    )
+
+
 register_step(
     CaseStep(
         name="verify",
         label="Verify identity",
         done="verified",
-        run=lambda case, given: services.verify_identity(case, actor=given.actor),
+        run=lambda case, given: services.verify_identity(
+            case, actor=given.actor, method=given.data["method"], note=given.data["note"]
+        ),
         shown=_can_become(CaseStatus.VERIFIED),
+        form=VerifyForm,
+        intro="Record how you checked that the request comes from the person it is about, or "
+        "send them a link to confirm it themselves. Vendors receive only verified cases.",
+        done_with=lambda data: (
+            "sent a verification link: the case stays new until the subject confirms"
+            if data.get("method") == VerificationMethod.EMAIL_LINK else "verified"
+        ),
+    )
+)
+register_step(
+    CaseStep(
+        name="resend_link",
+        label="Re-send verification link",
+        done="sent a new verification link (the earlier one no longer works)",
+        run=lambda case, given: services.verify_identity(
+            case, actor=given.actor, method=VerificationMethod.EMAIL_LINK
+        ),
+        shown=lambda case, user: case.status == CaseStatus.NEW and case.portal_tokens.filter(
+            purpose=TokenPurpose.VERIFY).exists(),
+    )
+)
+register_step(
+    CaseStep(
+        name="revoke_link",
+        label="Revoke verification link",
+        done="verification link revoked",
+        run=lambda case, given: verification.revoke(case, actor=given.actor),
+        shown=lambda case, user: verification.live_links(case).exists(),
     )
 )
 register_step(
@@ -162,7 +208,8 @@ register_step(
         label="Extend deadline",
         done="extended",
         run=lambda case, given: services.extend_deadline(
-            case, actor=given.actor, reason=given.data["reason"], until=given.data["until"]
+            case, actor=given.actor, reason=given.data["reason"], until=given.data["until"],
+            told_out_of_band=told_out_of_band(given.data),
         ),
         shown=lambda case, user: (
             case.status in CASE_CLOCK_RUNNING
@@ -172,6 +219,7 @@ register_step(
         form=ExtendForm,
         explain=_explain_extension,
         unavailable=_why_no_extension,
+        done_with=_told("extended"),
     )
 )
 register_step(
@@ -180,10 +228,12 @@ register_step(
         label="Reject",
         done="rejected",
         run=lambda case, given: services.reject(
-            case, actor=given.actor, reason=given.data["reason"], code=given.data["code"]
+            case, actor=given.actor, reason=given.data["reason"], code=given.data["code"],
+            told_out_of_band=told_out_of_band(given.data),
         ),
         shown=_can_become(CaseStatus.REJECTED),
         form=RejectForm,
+        done_with=_told("rejected"),
     )
 )
 register_step(

@@ -20,8 +20,9 @@ class CaseStatus(models.TextChoices):
 # Which moves a case may make. `on_hold` returns to the status it left, so it is
 # handled by the hold/resume services rather than listed here.
 CASE_TRANSITIONS: dict[str, frozenset[str]] = {
-    # new -> in_progress: a ticketing client may submit without officer review (API `submit`).
-    CaseStatus.NEW: frozenset({CaseStatus.VERIFIED, CaseStatus.IN_PROGRESS, CaseStatus.REJECTED}),
+    # Vendors receive only verified cases: an API `submit` without `verification` first records
+    # the caller's word (`ticketing_system`), so even then the case passes through `verified`.
+    CaseStatus.NEW: frozenset({CaseStatus.VERIFIED, CaseStatus.REJECTED}),
     CaseStatus.VERIFIED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REJECTED}),
     CaseStatus.IN_PROGRESS: frozenset({CaseStatus.COMPLETED, CaseStatus.ACTION_REQUIRED}),
     CaseStatus.ACTION_REQUIRED: frozenset(
@@ -274,3 +275,34 @@ class MessageStatus(models.TextChoices):
 
 
 MESSAGE_TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.FAILED})
+
+
+class VerificationMethod(models.TextChoices):
+    """How the subject's identity was checked (PRODUCT.md, "Identity verification")."""
+
+    EMAIL_LINK = "email_link", "Email link confirmed by the subject"
+    TICKETING_SYSTEM = "ticketing_system", "Vouched for by the ticketing system"
+    DOCUMENT = "document", "ID document checked by an officer"
+    ACCOUNT_LOGIN = "account_login", "Subject logged in to their account"
+    OTHER = "other", "Other"
+
+
+# Methods whose evidence is the officer's note: without it the record proves nothing.
+VERIFICATION_NOTE_REQUIRED = frozenset({VerificationMethod.DOCUMENT, VerificationMethod.OTHER})
+
+
+class TokenPurpose(models.TextChoices):
+    """What a subject portal link is for; a token serves exactly one purpose."""
+
+    VERIFY = "verify", "Identity verification"
+    RESPONSE = "response", "Response download"
+
+
+class TokenState(models.TextChoices):
+    """What a portal link is worth when it is used; only `valid` lets the subject act."""
+
+    VALID = "valid", "Valid"
+    UNKNOWN = "unknown", "Unknown"
+    EXPIRED = "expired", "Expired"
+    USED = "used", "Already used"
+    REVOKED = "revoked", "Revoked"

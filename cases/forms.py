@@ -15,7 +15,15 @@ from django.utils import timezone
 
 from cases import messaging, services
 from cases.audit import Actor
-from cases.choices import Action, IdentityType, JobStatus, Regulation, RejectionReason, Vendor
+from cases.choices import (
+    Action,
+    IdentityType,
+    JobStatus,
+    Regulation,
+    RejectionReason,
+    Vendor,
+    VerificationMethod,
+)
 from cases.crypto import normalise
 from cases.models import Case, DataSubject, Identity, VendorJob
 from cases.validators import (
@@ -65,10 +73,55 @@ class HoldForm(StepForm):
     )
 
 
-class ExtendForm(StepForm):
+TELL_MESSAGE, TELL_OUT_OF_BAND = "message", "out_of_band"
+
+
+class TellSubjectForm(StepForm):
+    """A step that tells the subject something: by the kind's message (with the reason), or a
+    note that the officer told them another way. `told_out_of_band()` is what the service gets."""
+
+    message_label = "the message"
+    tell = forms.ChoiceField(
+        label="Tell the subject",
+        widget=forms.RadioSelect,
+        initial=TELL_MESSAGE,
+        required=False,  # not given: the message
+        choices=[(TELL_MESSAGE, "Email"), (TELL_OUT_OF_BAND, "Another way")],
+    )
+    told_note = forms.CharField(
+        label="How the subject was told",
+        widget=_REASON_WIDGET,
+        required=False,
+        help_text="Only when you told the subject another way: how and when, e.g. 'by phone on "
+        "2 January 2027, confirmed by letter'. Kept on the case, encrypted.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tell"].choices = [
+            (TELL_MESSAGE, f"Email the subject {self.message_label} with the reason above"),
+            (TELL_OUT_OF_BAND, "I told the subject another way (say how below)"),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("tell") == TELL_OUT_OF_BAND and not cleaned.get("told_note", "").strip():
+            self.add_error("told_note", "Say how and when you told the subject.")
+        return cleaned
+
+
+def told_out_of_band(data: Mapping[str, Any]) -> str:
+    """The note a step passes to the service: empty means 'send the message'."""
+    return data.get("told_note", "") if data.get("tell") == TELL_OUT_OF_BAND else ""
+
+
+class ExtendForm(TellSubjectForm):
+    message_label = "the extension notice"
+    field_order = ["reason", "until", "tell", "told_note"]
     reason = forms.CharField(
         widget=_REASON_WIDGET,
-        help_text="Why more time is needed; most laws require telling the subject this reason.",
+        help_text="Why more time is needed; most laws require telling the subject this reason. "
+        "It goes into the extension notice as {reason}.",
     )
     until = forms.DateField(
         required=False,
@@ -78,11 +131,45 @@ class ExtendForm(StepForm):
     )
 
 
-class RejectForm(StepForm):
+class RejectForm(TellSubjectForm):
+    message_label = "the rejection"
+    field_order = ["code", "reason", "tell", "told_note"]
     code = forms.ChoiceField(label="Reason code", choices=RejectionReason.choices)
     reason = forms.CharField(
-        widget=_REASON_WIDGET, help_text="The explanation the subject will be given."
+        widget=_REASON_WIDGET,
+        help_text="The explanation the subject will be given ({reason} in the rejection).",
     )
+
+
+class VerifyForm(StepForm):
+    """How the identity was checked, and the evidence (`services.check_verification` rules)."""
+
+    method = forms.ChoiceField(
+        choices=[
+            (VerificationMethod.EMAIL_LINK, "Email link: send the subject a link to confirm "
+             "(the case stays new until they press Confirm)"),
+            *[(value, label) for value, label in VerificationMethod.choices
+              if value != VerificationMethod.EMAIL_LINK],
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label="Evidence",
+        widget=_REASON_WIDGET,
+        required=False,
+        help_text="What was checked, e.g. 'passport: name and photo match, copy not kept'. "
+        "Required for an ID document and for Other; stored encrypted. Attaching the document "
+        "itself comes with case attachments.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "method" in cleaned:
+            try:
+                services.check_verification(cleaned["method"], cleaned.get("note", ""))
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+        return cleaned
 
 
 class AssignForm(StepForm):

@@ -30,7 +30,10 @@ from cases.choices import (
     Regulation,
     RejectionReason,
     ResultStatus,
+    TokenPurpose,
+    TokenState,
     Vendor,
+    VerificationMethod,
     WebhookStatus,
 )
 from cases.crypto import EncryptedTextField, blind_index, blind_index_candidates
@@ -146,6 +149,21 @@ class Case(models.Model):
         related_name="assigned_cases",
     )
     verified_at = models.DateTimeField(null=True, blank=True)
+    verification_method = models.CharField(
+        max_length=20, blank=True, choices=VerificationMethod.choices
+    )
+    verified_by = models.CharField(
+        max_length=150, blank=True,
+        help_text="Who recorded the verification: an officer, an API client, or the subject.",
+    )
+    verification_note = EncryptedTextField(
+        blank=True, help_text="The evidence: what was checked (encrypted: it may name the person)."
+    )
+    submit_on_verify = models.BooleanField(
+        default=False,
+        help_text="Send to the vendors as soon as the subject confirms the email link "
+        "(API `submit: true` with `email_link`).",
+    )
     acknowledge_by = models.DateField(
         null=True, blank=True, help_text="The law's deadline to acknowledge receipt, if it has one."
     )
@@ -644,3 +662,64 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def hash_portal_token(token: str) -> str:
+    """Only this is stored: the token is 256 random bits, so a plain SHA-256 cannot be reversed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PortalToken(models.Model):
+    """A personal link to the subject portal (`/portal/<purpose>/<token>/`).
+
+    The token itself goes only into the message to the subject; the row keeps its SHA-256, its
+    single purpose, when it expires and whether it was used or revoked.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="portal_tokens")
+    purpose = models.CharField(max_length=10, choices=TokenPurpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The message that carried the link.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} link #{self.pk}"
+
+    def state(self, now: dt.datetime | None = None) -> str:
+        """Used and revoked win over expired: the page then says what really happened."""
+        if self.used_at:
+            return TokenState.USED
+        if self.revoked_at:
+            return TokenState.REVOKED
+        if self.expires_at <= (now or timezone.now()):
+            return TokenState.EXPIRED
+        return TokenState.VALID
+
+
+class OutOfBandNotice(models.Model):
+    """An officer told the subject another way (phone, letter) instead of sending a message.
+
+    The note is encrypted (it may name the person); the audit trail holds the kind only.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="out_of_band_notices")
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    note = EncryptedTextField()
+    recorded_by = models.CharField(max_length=150, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        verbose_name = "notice given another way"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} told another way"

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cases import deadlines, job_reasons, routing, vendors, webhooks
+from cases import deadlines, job_reasons, messaging, routing, vendors, webhooks
 from cases.audit import Actor, record
 from cases.choices import (
     CASE_HOLDABLE,
@@ -29,13 +29,16 @@ from cases.choices import (
     JOB_FAILED,
     JOB_RETRYABLE,
     JOB_TERMINAL,
+    VERIFICATION_NOTE_REQUIRED,
     Action,
     CaseActions,
     CaseStatus,
     JobStatus,
+    MessageKind,
     RejectionReason,
     ResultStatus,
     Vendor,
+    VerificationMethod,
 )
 from cases.crypto import blind_index_candidates, normalise
 from cases.models import (
@@ -43,6 +46,7 @@ from cases.models import (
     Case,
     DataSubject,
     Identity,
+    OutOfBandNotice,
     ReferenceCounter,
     ResultFile,
     TransitionError,
@@ -58,6 +62,7 @@ from cases.validators import (
 
 # A ticketing system's clock may run slightly ahead of ours.
 _CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_VERIFICATION_NOTE = 2000
 
 
 def _next_reference(year: int) -> str:
@@ -198,14 +203,60 @@ def _require_reason(reason: str, what: str) -> str:
     return reason
 
 
+def check_verification(method: str, note: str) -> tuple[str, str]:
+    """The method and trimmed note of a verification, or a ValidationError per field."""
+    if method not in VerificationMethod.values:
+        raise ValidationError({"method": (
+            f"Unknown verification method '{method}'; use one of "
+            f"{', '.join(VerificationMethod.values)}."
+        )})
+    note = (note or "").strip()
+    if method in VERIFICATION_NOTE_REQUIRED and not note:
+        what = "what was checked (which document, and how)" if (
+            method == VerificationMethod.DOCUMENT) else "how the identity was checked"
+        raise ValidationError({"note": f"Method '{method}' needs a note saying {what}."})
+    if len(note) > MAX_VERIFICATION_NOTE:
+        raise ValidationError({"note": f"Keep the note under {MAX_VERIFICATION_NOTE} characters."})
+    return method, note
+
+
 @transaction.atomic
-def verify_identity(case: Case, *, actor: Actor) -> Case:
-    """Record that the officer has checked the subject is who they say they are."""
+def verify_identity(
+    case: Case, *, actor: Actor, method: str, note: str = "", submit_when_confirmed: bool = False
+) -> Case:
+    """Record how the subject's identity was checked, by whom and with what evidence.
+
+    `email_link` verifies nothing yet: it emails the subject a link (`cases.verification`) and
+    the case stays new until they press Confirm; with `submit_when_confirmed` it then goes to
+    the vendors by itself.
+    """
+    method, note = check_verification(method, note)
+    if method == VerificationMethod.EMAIL_LINK:
+        from cases import verification  # builds on this module
+
+        verification.send_link(case, actor=actor, submit_when_confirmed=submit_when_confirmed)
+        return Case.objects.get(pk=case.pk)
+    return record_verification(case, actor=actor, method=method, note=note)
+
+
+@transaction.atomic
+def record_verification(
+    case: Case, *, actor: Actor, method: str, note: str = "",
+    details: Mapping[str, object] | None = None,
+) -> Case:
+    """Mark the case verified with its evidence; any verification link still out is revoked."""
     case = _lock(case)
     case.check_transition(CaseStatus.VERIFIED)
     case.verified_at = timezone.now()
+    case.verification_method = method
+    case.verification_note = note
+    case.verified_by = actor.label or actor.type
     _set_status(case, CaseStatus.VERIFIED, actor=actor)
-    record("case.identity_verified", actor=actor, case=case, obj=case)
+    record("case.identity_verified", actor=actor, case=case, obj=case,
+           details={"method": method, "note_given": bool(note), **(details or {})})
+    from cases import verification
+
+    verification.revoke_links(case, actor=actor, reason="verified")
     return case
 
 
@@ -265,9 +316,12 @@ def resume(case: Case, *, actor: Actor) -> Case:
 
 @transaction.atomic
 def extend_deadline(
-    case: Case, *, actor: Actor, reason: str, until: dt.date | None = None
+    case: Case, *, actor: Actor, reason: str, until: dt.date | None = None,
+    told_out_of_band: str = "",
 ) -> Case:
-    """Extend the deadline once, by at most what the law allows (to `until` if given)."""
+    """Extend the deadline once, by at most what the law allows (to `until` if given), and tell
+    the subject: the extension notice with the reason, or the officer's note of how they were
+    told another way (`told_out_of_band`)."""
     reason = _require_reason(reason, "extend a deadline")
     case = _lock(case)
     if case.status in CASE_TERMINAL or case.status == CaseStatus.COMPLETED:
@@ -300,12 +354,18 @@ def extend_deadline(
         obj=case,
         details={"old_due_date": old_due.isoformat(), "due_date": new_due.isoformat()},
     )
+    tell_subject(case, MessageKind.EXTENSION_NOTICE, actor=actor, reason=reason,
+                 told_out_of_band=told_out_of_band)
     return case
 
 
 @transaction.atomic
-def reject(case: Case, *, actor: Actor, reason: str, code: str = RejectionReason.OTHER) -> Case:
-    """Refuse the request, with the reason the subject will be told."""
+def reject(
+    case: Case, *, actor: Actor, reason: str, code: str = RejectionReason.OTHER,
+    told_out_of_band: str = "",
+) -> Case:
+    """Refuse the request and tell the subject why: the rejection message with the reason, or
+    the officer's note of how they were told another way (`told_out_of_band`)."""
     reason = _require_reason(reason, "reject a case")
     if code not in RejectionReason.values:
         raise ValidationError({"code": f"Unknown rejection reason '{code}'."})
@@ -315,7 +375,26 @@ def reject(case: Case, *, actor: Actor, reason: str, code: str = RejectionReason
     case.closed_at = timezone.now()
     _set_status(case, CaseStatus.REJECTED, actor=actor, reason=reason)
     record("case.rejected", actor=actor, case=case, obj=case, details={"reason_code": code})
+    tell_subject(case, MessageKind.REJECTION, actor=actor, reason=reason,
+                 told_out_of_band=told_out_of_band)
     return case
+
+
+def tell_subject(
+    case: Case, kind: str, *, actor: Actor, reason: str, told_out_of_band: str = ""
+) -> None:
+    """Queue the `kind` message with `{reason}`, or keep the officer's note that the subject was
+    told another way (encrypted; the audit trail gets the kind only). Inside the caller's
+    transaction: a message that cannot be written (no contact email) undoes the step."""
+    note = (told_out_of_band or "").strip()
+    if not note:
+        messaging.queue_message(case, kind, actor=actor, extra={"reason": reason})
+        return
+    notice = OutOfBandNotice.objects.create(
+        case=case, kind=kind, note=note, recorded_by=actor.label or actor.type
+    )
+    record("case.subject_told_out_of_band", actor=actor, case=case, obj=notice,
+           details={"kind": kind})
 
 
 
@@ -499,13 +578,19 @@ def officers():
 def submit_case(case: Case, *, actor: Actor) -> Case:
     """Plan the case into vendor jobs and queue them; a resubmission adds only missing jobs.
 
-    Refused, with nothing written, when nothing is left to send (PRODUCT.md, submit → 409).
+    Refused, with nothing written, when nothing is left to send (PRODUCT.md, submit → 409), and
+    for a case not yet verified: vendors receive only verified cases.
     """
     case = _lock(case)
     if case.status in CASE_NOTHING_TO_SEND:
         raise TransitionError(
             f"Case {case.reference} is {case.get_status_display().lower()}: nothing is left to "
             "send to the vendors."
+        )
+    if case.status == CaseStatus.NEW:
+        raise TransitionError(
+            f"Case {case.reference} is new: vendors receive only verified cases. Verify the "
+            "subject's identity first."
         )
     if case.status != CaseStatus.IN_PROGRESS:
         case.check_transition(CaseStatus.IN_PROGRESS)
@@ -515,8 +600,6 @@ def submit_case(case: Case, *, actor: Actor) -> Case:
             f"Case {case.reference} has nothing left to send: every vendor job has been sent "
             "already. A failed job is sent again by an officer with 'Retry failed jobs'."
         )
-    if case.status == CaseStatus.NEW:
-        record("case.submitted_unverified", actor=actor, case=case, obj=case)
     for planned in new_jobs:
         _create_job(case, planned, actor=actor)
     if case.status != CaseStatus.IN_PROGRESS:
@@ -525,6 +608,23 @@ def submit_case(case: Case, *, actor: Actor) -> Case:
     refresh_case_status(case)
     transaction.on_commit(queue_sending)
     return case
+
+
+@transaction.atomic
+def vouch_and_submit(case: Case, *, actor: Actor) -> Case:
+    """The API's submit: a caller that sends a new case on vouches for the subject
+    (`ticketing_system`, PRODUCT.md), unless the case waits for the subject's own confirmation
+    of an email link, which no caller may skip."""
+    case = _lock(case)
+    if case.status == CaseStatus.NEW:
+        if case.verification_method == VerificationMethod.EMAIL_LINK:
+            then = " and is then submitted by itself" if case.submit_on_verify else ""
+            raise TransitionError(
+                f"Case {case.reference} waits for the subject to confirm the verification link "
+                f"emailed to them{then}: vendors receive only verified cases."
+            )
+        case = record_verification(case, actor=actor, method=VerificationMethod.TICKETING_SYSTEM)
+    return submit_case(case, actor=actor)
 
 
 def planned_submission(case: Case) -> tuple[list[routing.PlannedJob], list[VendorJob]]:

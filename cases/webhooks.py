@@ -31,13 +31,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.audit import Actor, record
-from cases.choices import WebhookStatus
+from cases.choices import CaseStatus, WebhookStatus
 from cases.models import ApiClient, Case, WebhookDelivery
 from connectors.download import is_public_address, resolve_host
 
 log = logging.getLogger(__name__)
 STATUS_CHANGED = "case.status_changed"
 MESSAGE_FAILED = "message.failed"
+CASE_VERIFIED = "case.verified"
 # A delivery left `sending` this long has lost its worker; it is sent again.
 STALE_SENDING = dt.timedelta(minutes=5)
 MAX_ERROR_LENGTH = 500
@@ -88,6 +89,23 @@ def message_failed(case: Case, message_id: int, kind: str) -> WebhookDelivery | 
                "message": {"id": message_id, "kind": kind, "status": "failed"}}
     delivery = WebhookDelivery.objects.create(
         client=client, case=case, event=MESSAGE_FAILED, payload=payload,
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: queue_delivery(delivery.pk))
+    return delivery
+
+
+def case_verified(case: Case) -> WebhookDelivery | None:
+    """Tell the case's client that the subject confirmed their identity: ids and codes only."""
+    client = ApiClient.objects.filter(pk=case.api_client_id).first() if case.api_client_id else None
+    if client is None or not client.is_usable or not client.webhook_url:
+        return None
+    payload = {**_case_payload(case, CaseStatus.NEW), "verification": {
+        "method": case.verification_method,
+        "verified_at": case.verified_at.isoformat() if case.verified_at else None,
+    }}
+    delivery = WebhookDelivery.objects.create(
+        client=client, case=case, event=CASE_VERIFIED, payload=payload,
         next_attempt_at=timezone.now(),
     )
     transaction.on_commit(lambda: queue_delivery(delivery.pk))

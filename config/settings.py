@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The subject portal's strict headers (CSP, no referrer, no framing, no caching).
+    "cases.portal.PortalHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -236,6 +238,12 @@ PUBLIC_BASE_URL = env.str(
 ).rstrip("/")
 # Send the acknowledgement when a case with a contact email is opened (API and admin intake).
 AUTO_ACKNOWLEDGE = env.bool("AUTO_ACKNOWLEDGE", default=True)
+# Days a verification link (/portal/verify/<token>/) stays valid, and how many portal requests
+# one address, or one link, may make per minute before the portal answers 429.
+VERIFY_LINK_DAYS = env.int("VERIFY_LINK_DAYS", default=7)
+PORTAL_ATTEMPTS_PER_MINUTE = env.int("PORTAL_ATTEMPTS_PER_MINUTE", default=10)
+if VERIFY_LINK_DAYS < 1 or PORTAL_ATTEMPTS_PER_MINUTE < 1:
+    raise ImproperlyConfigured("VERIFY_LINK_DAYS and PORTAL_ATTEMPTS_PER_MINUTE must be 1 or more.")
 
 # django-q2: the ORM broker needs no extra service. `timeout` must stay below `retry`, or a slow
 # task is handed to a second worker while the first still runs; `max_attempts` bounds redelivery
@@ -297,7 +305,8 @@ first response exactly. Both hold under concurrent duplicates.
 `{"event_id", "event": "case.status_changed", "timestamp", "case": {"id", "reference",
 "external_ref", "status", "previous_status", "status_changed_at", "due_at", "days_left"}}` to the
 client's webhook URL (and event `message.failed`, with `case.message` = `{"id", "kind",
-"status"}`, when a message to the subject failed for good) with
+"status"}`, when a message to the subject failed for good; and event `case.verified`, with
+`case.verification` = `{"method", "verified_at"}`, when the subject confirmed the email link) with
 `X-PrivacyDesk-Signature: sha256=<hex HMAC-SHA256 of the raw body
 keyed by the client's webhook secret>`, `X-PrivacyDesk-Timestamp` (also in the signed body),
 `X-PrivacyDesk-Event` and `X-PrivacyDesk-Delivery`. Any answer but 2xx is retried with
@@ -320,6 +329,7 @@ exponential backoff; deliveries are at least once, so deduplicate on `event_id`.
         "RegulationEnum": "cases.choices.Regulation",
         "MessageKindEnum": "cases.choices.MessageKind",
         "MessageStatusEnum": "cases.choices.MessageStatus",
+        "VerificationMethodEnum": "cases.choices.VerificationMethod",
     },
 }
 

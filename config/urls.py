@@ -9,6 +9,7 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api.urls")),
+    path("portal/", include("cases.portal")),
 ]
 
 # JSON for unknown paths under /api/, Django's page elsewhere.

@@ -84,7 +84,7 @@ def submitted_with_jobs(case, actor, default="submitted", **statuses):
     from cases.choices import CaseStatus
 
     if case.status == CaseStatus.NEW:
-        case = services.verify_identity(case, actor=actor)
+        case = services.verify_identity(case, actor=actor, method="account_login")
     services.submit_case(case, actor=actor)
     for job in case.jobs.all():
         status = statuses.get(f"{job.vendor}_{job.action}", default)

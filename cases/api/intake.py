@@ -25,6 +25,7 @@ from cases import messaging, services
 from cases.api.errors import Conflict
 from cases.api.serializers import canonical_intake
 from cases.audit import Actor
+from cases.choices import VerificationMethod
 from cases.crypto import blind_index, blind_index_candidates
 from cases.models import ApiClient, Case, CaseIntake, IdempotencyRecord
 
@@ -120,8 +121,18 @@ def _create(client: ApiClient, data: dict, canonical: str) -> Case:
     )
     CaseIntake.objects.create(case=case, request_hash=blind_index(canonical))
     messaging.acknowledge_on_intake(case, actor=actor)
-    if data.get("submit"):
-        case = services.submit_case(case, actor=actor)
+    verification = data.get("verification")
+    if verification:
+        case = services.verify_identity(
+            case, actor=actor, method=verification["method"], note=verification.get("note", ""),
+            submit_when_confirmed=bool(data.get("submit")),
+        )
+    # Without `verification` the caller vouches (ticketing_system); an email link waits for the
+    # subject's Confirm, which then submits the case (submit_when_confirmed).
+    method = verification["method"] if verification else ""
+    waits_for_subject = method == VerificationMethod.EMAIL_LINK
+    if data.get("submit") and not waits_for_subject:
+        case = services.vouch_and_submit(case, actor=actor)
     return case
 
 

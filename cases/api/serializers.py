@@ -22,10 +22,12 @@ from cases import validators
 from cases.choices import (
     ADOBE_PRODUCTS,
     MAX_IDENTITIES_PER_USER,
+    VERIFICATION_NOTE_REQUIRED,
     Action,
     CaseStatus,
     IdentityType,
     Regulation,
+    VerificationMethod,
     regulation_error,
 )
 from cases.models import AuditEvent, Case, Message, ResultFile, VendorJob
@@ -101,6 +103,47 @@ class IdentitySerializer(serializers.Serializer):
     )
 
 
+class VerificationSerializer(serializers.Serializer):
+    """How the subject's identity is (to be) checked, given at intake."""
+
+    method = serializers.ChoiceField(
+        choices=VerificationMethod.choices,
+        help_text="`email_link`: Privacy Desk emails the subject a link to confirm; the case "
+        "waits in `new` until they do. Any other method records that it was checked already.",
+    )
+    note = TextField(
+        max_length=2000, required=False, allow_blank=True, default="",
+        help_text="The evidence, e.g. which check your system made; stored encrypted, never "
+        "returned. Required for `document` and `other`.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if data["method"] in VERIFICATION_NOTE_REQUIRED and not data.get("note", "").strip():
+            raise serializers.ValidationError(
+                {"note": [f"Method '{data['method']}' needs a note saying what was checked."]}
+            )
+        return data
+
+
+class VerificationStateSerializer(serializers.Serializer):
+    """The case's verification as the API shows it: never the evidence note."""
+
+    method = serializers.ChoiceField(
+        source="verification_method", choices=VerificationMethod.choices, allow_null=True,
+        read_only=True,
+        help_text="How the identity was (or, with `email_link` and no `verified_at`, is being) "
+        "checked; null when nothing was chosen yet.",
+    )
+    verified_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When it was verified; null until then."
+    )
+
+    def to_representation(self, case: Case) -> dict:
+        data = super().to_representation(case)
+        data["method"] = data["method"] or None
+        return data
+
+
 ADOBE_PRODUCTS_HELP = (
     "Adobe Privacy Service product codes (case-insensitive): " + ", ".join(ADOBE_PRODUCTS) + ". "
     "Empty means the server's default products."
@@ -150,7 +193,13 @@ class CaseCreateSerializer(serializers.Serializer):
     submit = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="true: send to the vendors at once, without an officer's review.",
+        help_text="true: send to the vendors without an officer's review: at once, with the "
+        "caller vouching for the subject's identity (`ticketing_system`) unless `verification` "
+        "says otherwise; with `email_link`, as soon as the subject confirms.",
+    )
+    verification = VerificationSerializer(
+        required=False,
+        help_text="Optional. How the subject's identity is checked; see `method`.",
     )
 
     def validate_received_at(self, value: dt.datetime) -> dt.datetime:
@@ -194,6 +243,9 @@ def canonical_intake(data: dict[str, Any]) -> str:
         "adobe_products": sorted(data.get("adobe_products", [])),
         "submit": bool(data.get("submit")),
     }
+    verification = data.get("verification")
+    if verification:  # only when given, so requests from before it existed still match
+        canonical["verification"] = [verification["method"], verification.get("note", "").strip()]
     return json.dumps(canonical, sort_keys=True, separators=(",", ":"))
 
 
@@ -261,6 +313,10 @@ class CaseSerializer(serializers.ModelSerializer):
     )
     vendor_jobs = VendorJobSerializer(source="jobs", many=True, read_only=True)
     results = ResultFileSerializer(many=True, read_only=True)
+    verification = VerificationStateSerializer(
+        source="*", read_only=True,
+        help_text="How and when the subject's identity was verified (never the evidence).",
+    )
     messages = MessageSummarySerializer(
         many=True, read_only=True,
         help_text="Messages to the data subject, oldest first: kind, status (queued, sent, "
@@ -282,6 +338,7 @@ class CaseSerializer(serializers.ModelSerializer):
             "days_left",
             "vendor_jobs",
             "results",
+            "verification",
             "acknowledged_at",
             "messages",
         ]

@@ -166,9 +166,13 @@ class CaseViewSet(viewsets.GenericViewSet):
             409: _error("The `external_ref` or `Idempotency-Key` was used with another body."),
             **COMMON_ERRORS,
         },
-        description="Requires `cases:write`. `submit: true` sends the case to the vendors at "
-        "once (it skips the officer's identity check). Subject and identities are stored "
-        "encrypted and are never returned.",
+        description="Requires `cases:write`. `verification` says how the subject's identity is "
+        "checked: `{\"method\": \"email_link\"}` emails the subject a link to "
+        "`/portal/verify/<token>/` and the case waits in `new` until they press Confirm; any "
+        "other method (with its `note`) records that it was checked. `submit: true` sends the "
+        "case to the vendors without an officer's review: at once (without `verification` the "
+        "caller vouches: `ticketing_system`), or, with `email_link`, when the subject confirms. "
+        "Subject, identities and the note are stored encrypted and are never returned.",
     )
     def create(self, request: Request) -> HttpResponse:
         key = _idempotency_key(request)
@@ -201,12 +205,14 @@ class CaseViewSet(viewsets.GenericViewSet):
                                "allow it (e.g. on hold); `detail` says why. Nothing changes."),
                    **COMMON_ERRORS},
         description="Plans the vendor jobs and queues them; a resubmission adds only missing "
-        "jobs and queues those still waiting. A failed job is sent again by an officer (Retry), "
+        "jobs and queues those still waiting. A `new` case is first recorded as verified by "
+        "the caller (`ticketing_system`), except one waiting for the subject to confirm an "
+        "email link (409). A failed job is sent again by an officer (Retry), "
         "not by resubmitting. Requires `cases:write`.",
     )
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:
-        case = services.submit_case(self.get_object(), actor=Actor.for_client(self.client))
+        case = services.vouch_and_submit(self.get_object(), actor=Actor.for_client(self.client))
         return Response(self.get_serializer(self.get_queryset().get(pk=case.pk)).data)
 
     @extend_schema(

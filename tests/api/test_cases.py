@@ -135,7 +135,7 @@ def test_filters(api, ticketing, make_case):
     overdue = make_case(api_client=ticketing, external_ref="OLD", received_at=old)
     ccpa = make_case(api_client=ticketing, external_ref="CA", regulation="ccpa")
     verified = make_case(api_client=ticketing, external_ref="V")
-    services.verify_identity(verified, actor=Actor.system("tests"))
+    services.verify_identity(verified, actor=Actor.system("tests"), method="account_login")
 
     def ids(**params):
         return {c["id"] for c in api.get(LIST_URL, params).json()["results"]}
@@ -198,7 +198,7 @@ def test_submitting_a_case_with_nothing_left_to_send_is_409_and_changes_nothing(
 
 
 def test_events_are_the_cases_audit_trail_in_order(api, own_case):
-    services.verify_identity(own_case, actor=Actor.system("tests"))
+    services.verify_identity(own_case, actor=Actor.system("tests"), method="account_login")
 
     response = api.get(f"{LIST_URL}{own_case.pk}/events/")
 

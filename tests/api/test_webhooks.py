@@ -31,7 +31,7 @@ def hooked_case(make_case, hooked_client):
 @pytest.fixture
 def delivery(hooked_case, django_capture_on_commit_callbacks) -> WebhookDelivery:
     with django_capture_on_commit_callbacks(execute=False):
-        services.verify_identity(hooked_case, actor=OFFICER)
+        services.verify_identity(hooked_case, actor=OFFICER, method="account_login")
     return WebhookDelivery.objects.get()
 
 
@@ -39,7 +39,7 @@ def test_a_status_change_records_a_delivery_sent_on_commit(
     hooked_case, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.verify_identity(hooked_case, actor=OFFICER)
+        services.verify_identity(hooked_case, actor=OFFICER, method="account_login")
 
     delivery = WebhookDelivery.objects.get()
     assert delivery.event == "case.status_changed"
@@ -62,13 +62,13 @@ def test_no_delivery_without_a_webhook_url(make_case, make_client):
     client, _ = make_client("Quiet desk")
     case = make_case(api_client=client, external_ref="T-1")
 
-    services.verify_identity(case, actor=OFFICER)
+    services.verify_identity(case, actor=OFFICER, method="account_login")
 
     assert not WebhookDelivery.objects.exists()
 
 
 def test_no_delivery_for_a_case_no_client_opened(make_case, hooked_client):
-    services.verify_identity(make_case(), actor=OFFICER)
+    services.verify_identity(make_case(), actor=OFFICER, method="account_login")
 
     assert not WebhookDelivery.objects.exists()
 
@@ -201,7 +201,7 @@ def test_end_to_end_the_worker_posts_after_commit(
     responses.add(responses.POST, HOOK_URL, status=200)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.verify_identity(hooked_case, actor=OFFICER)
+        services.verify_identity(hooked_case, actor=OFFICER, method="account_login")
 
     assert len(responses.calls) == 1
     assert WebhookDelivery.objects.get().status == WebhookStatus.DELIVERED

@@ -28,7 +28,7 @@ def answered_case(make_case, system_actor, settings, tmp_path):
     settings.ADOBE_CLIENT_ID, settings.ADOBE_CLIENT_SECRET = "client", "secret"
     settings.ADOBE_ORG_ID = "ORG@AdobeOrg"
     case = make_case(actions=["access"], vendors=["adobe_privacy"], adobe_products=["analytics"])
-    case = services.verify_identity(case, actor=system_actor)
+    case = services.verify_identity(case, actor=system_actor, method="account_login")
     services.extend_deadline(case, actor=system_actor, reason="Twelve years of marketing data.")
     services.submit_case(case, actor=system_actor)
     job = VendorJob.objects.get(case=case, vendor=Vendor.ADOBE_PRIVACY)
@@ -102,7 +102,7 @@ def test_timeline_jobs_and_manifest_match_the_database(answered_case, officer):
 
 def test_vendor_jobs_csv_writes_json_and_the_manual_note(make_case, system_actor, officer):
     case = services.verify_identity(make_case(vendors=["id5", "adobe_privacy"]),
-                                    actor=system_actor)
+                                    actor=system_actor, method="account_login")
     services.submit_case(case, actor=system_actor)
     adobe = VendorJob.objects.get(case=case, vendor=Vendor.ADOBE_PRIVACY, action="access")
     services.update_job(

@@ -37,8 +37,9 @@ def _status(case: Case) -> str:
 def test_officer_confirms_bulk_submit_bulk_close_and_a_failed_delete(
     browser_page, live_server, officer, make_case, system_actor, tmp_path
 ):
-    deleting = services.verify_identity(make_case(), actor=system_actor)
-    reading = services.verify_identity(make_case(actions=["access"]), actor=system_actor)
+    deleting = services.verify_identity(make_case(), actor=system_actor, method="account_login")
+    reading = services.verify_identity(make_case(actions=["access"]), actor=system_actor,
+                                       method="account_login")
     completed = submitted_with_jobs(make_case(), system_actor, default=JobStatus.COMPLETE)
     failed = submitted_with_jobs(make_case(), system_actor, default=JobStatus.COMPLETE,
                                  id5_delete=JobStatus.ERROR)

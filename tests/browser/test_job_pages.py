@@ -28,7 +28,8 @@ def test_officer_reads_the_routing_and_opens_a_job_page(
             {"namespace": "ecid", "value": "44363657679975868102109072127"},
         ],
     )
-    services.submit_case(services.verify_identity(case, actor=system_actor), actor=system_actor)
+    services.submit_case(services.verify_identity(case, actor=system_actor,
+                                                  method="account_login"), actor=system_actor)
     tasks.send_pending_jobs()
     id5_delete = VendorJob.objects.get(case=case, vendor=Vendor.ID5, action="delete")
     page = browser_page

@@ -35,7 +35,7 @@ def test_officer_submits_a_case_and_downloads_the_result(
         vendors=["adobe_privacy"],
         identities=[{"namespace": "email", "value": "grace.hopper@example.org"}],
     )
-    services.verify_identity(case, actor=system_actor)
+    services.verify_identity(case, actor=system_actor, method="account_login")
     page = browser_page
 
     _log_in(page, live_server, officer.username)

@@ -144,7 +144,7 @@ def test_deadline_filters_overdue_and_due_this_week(officer_client, make_case):
 def test_status_and_regulation_filters(officer_client, make_case):
     gdpr = make_case(regulation="gdpr")
     ccpa = make_case(regulation="ccpa")
-    services.verify_identity(ccpa, actor=Actor.system())
+    services.verify_identity(ccpa, actor=Actor.system(), method="account_login")
 
     by_status = officer_client.get(reverse(CHANGELIST), {"status__exact": "verified"})
     by_regulation = officer_client.get(reverse(CHANGELIST), {"regulation__exact": "gdpr"})
@@ -201,7 +201,7 @@ def test_search_by_reference_and_external_ref(officer_client, make_case):
 
 def test_search_within_a_filter_keeps_the_filter(officer_client, make_case):
     ada = make_case(subject_email="ada@example.org")
-    services.verify_identity(ada, actor=Actor.system())
+    services.verify_identity(ada, actor=Actor.system(), method="account_login")
 
     response = search(officer_client, "ada@example.org", status__exact="new")
 
@@ -316,7 +316,7 @@ def test_case_page_buttons_follow_the_status(officer_client, make_case):
 
     html = officer_client.get(case_url(case)).content.decode()
 
-    assert f'action="{step_url("verify", case)}"' in html
+    assert f'href="{step_url("verify", case)}"' in html
     assert f'href="{step_url("hold", case)}"' in html
     assert step_url("resume", case) not in html
     assert step_url("close", case) not in html
@@ -677,9 +677,10 @@ def run_action(client, action: str, cases: list[Case], **form):
 def test_verify_action_verifies_and_reports_refusals_per_case(officer_client, make_case):
     fresh = make_case()
     done = make_case()
-    services.verify_identity(done, actor=Actor.system())
+    services.verify_identity(done, actor=Actor.system(), method="account_login")
 
-    response = run_action(officer_client, "verify", [fresh, done])
+    response = run_action(officer_client, "verify", [fresh, done], apply="1",
+                          method="account_login")
 
     assert response.status_code == 302
     assert refreshed(fresh).status == CaseStatus.VERIFIED
@@ -769,7 +770,7 @@ def test_close_action_closes_completed_cases_only(officer_client, make_case):
 def test_verify_button(officer_client, make_case):
     case = make_case()
 
-    response = officer_client.post(step_url("verify", case))
+    response = officer_client.post(step_url("verify", case), {"method": "account_login"})
 
     assert response.status_code == 302 and response.url == case_url(case)
     assert refreshed(case).status == CaseStatus.VERIFIED
@@ -778,12 +779,13 @@ def test_verify_button(officer_client, make_case):
 
 def test_refused_button_shows_the_reason_not_an_error_page(officer_client, make_case):
     case = make_case()
-    services.verify_identity(case, actor=Actor.system())
+    services.verify_identity(case, actor=Actor.system(), method="account_login")
 
-    response = officer_client.post(step_url("verify", case))
+    response = officer_client.post(step_url("verify", case), {"method": "account_login"})
 
     assert response.status_code == 302
-    assert any("cannot become identity verified" in n for n in messages_of(response))
+    assert any("Verify identity is not available" in n and "identity verified" in n
+               for n in messages_of(response))
 
 
 def test_hold_and_resume_buttons(officer_client, make_case):
@@ -837,7 +839,7 @@ def test_extend_page_is_refused_after_the_one_extension(officer_client, make_cas
 
 def test_step_pages_not_offered_now_are_refused_with_the_status(officer_client, make_case):
     case = make_case()
-    services.verify_identity(case, actor=Actor.system())
+    services.verify_identity(case, actor=Actor.system(), method="account_login")
     held = services.put_on_hold(make_case(), actor=Actor.system(), reason="ID proof")
 
     verify = officer_client.get(step_url("verify", case))
@@ -1043,8 +1045,8 @@ def test_add_form_warns_of_possible_duplicates(officer_client, make_case):
 def test_dashboard_counts_and_links_match_the_filtered_lists(officer_client, officer, make_case):
     system = Actor.system()
     overdue_new = ccpa_case(make_case, 50)
-    services.verify_identity(ccpa_case(make_case, 50), actor=system)
-    services.verify_identity(ccpa_case(make_case, 42), actor=system)
+    services.verify_identity(ccpa_case(make_case, 50), actor=system, method="account_login")
+    services.verify_identity(ccpa_case(make_case, 42), actor=system, method="account_login")
     stuck = set_status(make_case(), CaseStatus.ACTION_REQUIRED)
     services.assign(stuck, actor=system, assignee=officer)
     services.put_on_hold(make_case(), actor=system, reason="ID")

@@ -23,7 +23,8 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def verified_case(make_case, system_actor):
-    return services.verify_identity(make_case(identities=ADA), actor=system_actor)
+    return services.verify_identity(make_case(identities=ADA), actor=system_actor,
+                                    method="account_login")
 
 
 def step(case, name):
@@ -92,7 +93,8 @@ def test_retry_failed_jobs(client, officer, verified_case, vendor_sandbox, syste
 def test_mark_manual_job_done_needs_a_note(client, officer, make_case, system_actor,
                                            vendor_sandbox, django_capture_on_commit_callbacks):
     case = services.verify_identity(make_case(identities=ADA, vendors=["id5"],
-                                              actions=["access"]), actor=system_actor)
+                                              actions=["access"]), actor=system_actor,
+                                    method="account_login")
     services.submit_case(case, actor=system_actor)
     manual = VendorJob.objects.get(case=case, status=JobStatus.MANUAL)
     client.force_login(officer)
@@ -109,7 +111,7 @@ def test_record_delete_asks_for_confirmation_first(
     client, officer, make_case, system_actor, vendor_sandbox, django_capture_on_commit_callbacks
 ):
     case = services.verify_identity(make_case(identities=ADA, actions=["delete"]),
-                                    actor=system_actor)
+                                    actor=system_actor, method="account_login")
     client.force_login(officer)
     page = client.get(step(case, "record_delete"))
     assert b"not for GDPR/CCPA data subject requests" in page.content
@@ -126,7 +128,7 @@ def test_record_delete_not_configured_is_refused_with_the_reason(
     client, officer, make_case, system_actor
 ):
     case = services.verify_identity(make_case(identities=ADA, actions=["delete"]),
-                                    actor=system_actor)
+                                    actor=system_actor, method="account_login")
     client.force_login(officer)
     response = client.post(step(case, "record_delete"), {"confirm": "on"}, follow=True)
     assert b"ADOBE_SANDBOX_NAME" in response.content
@@ -135,7 +137,8 @@ def test_record_delete_not_configured_is_refused_with_the_reason(
 def test_bulk_submit_of_deletes_shows_a_confirmation_first(
     client, officer, make_case, system_actor, vendor_sandbox, django_capture_on_commit_callbacks
 ):
-    verified = [services.verify_identity(make_case(identities=ADA), actor=system_actor)
+    verified = [services.verify_identity(make_case(identities=ADA), actor=system_actor,
+                                         method="account_login")
                 for _ in range(2)]
     new = make_case(identities=ADA)
     client.force_login(officer)
@@ -158,7 +161,7 @@ def test_bulk_submit_of_access_only_cases_goes_straight_through(
     client, officer, make_case, system_actor
 ):
     case = services.verify_identity(make_case(identities=ADA, actions=["access"]),
-                                    actor=system_actor)
+                                    actor=system_actor, method="account_login")
     client.force_login(officer)
 
     response = client.post(CHANGELIST, {"action": "submit", "_selected_action": [case.pk]})
@@ -291,8 +294,8 @@ def test_officer_picks_an_id5_jurisdiction_for_another_regulation(
     client, officer, make_case, system_actor
 ):
     case = services.verify_identity(
-        make_case(regulation="lgpd_bra", actions=["delete"], identities=ADA), actor=system_actor
-    )
+        make_case(regulation="lgpd_bra", actions=["delete"], identities=ADA), actor=system_actor,
+        method="account_login")
     client.force_login(officer)
     client.post(step(case, "routing"), {"vendors": ["id5"], "adobe_products": "",
                                          "id5_jurisdiction": "GDPR"})
@@ -305,7 +308,9 @@ def test_officer_picks_an_id5_jurisdiction_for_another_regulation(
 
 
 def test_routing_is_fixed_once_submitted(make_case, system_actor):
-    case = services.submit_case(make_case(identities=ADA), actor=system_actor)
+    case = services.submit_case(
+        services.verify_identity(make_case(identities=ADA), actor=system_actor,
+                                 method="account_login"), actor=system_actor)
     with pytest.raises(services.TransitionError):
         services.update_routing(case, actor=system_actor, vendors=[], adobe_products=[],
                                 id5_jurisdiction="")

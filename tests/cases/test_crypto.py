@@ -78,3 +78,27 @@ def test_rotation_covers_notes_messages_and_attachment_files(make_case, settings
     assert Note.objects.get().text == "Phoned the subject."
     assert Message.objects.get().recipient == "ada.lovelace@example.org"
     assert [p.name for p in tmp_path.rglob("*.rotating")] == []
+
+
+def test_rotation_also_re_encrypts_verification_evidence_notices_and_messages(
+    make_case, settings
+):
+    from cases import services
+    from cases.models import OutOfBandNotice
+
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    officer = Actor("user", "7", "olivia")
+    case = make_case()
+    services.verify_identity(case, actor=officer, method="document", note="Passport checked")
+    services.extend_deadline(case, actor=officer, reason="Complex")
+    services.reject(case, actor=officer, reason="Withdrawn", told_out_of_band="Told by phone")
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+
+    call_command("rotate_encryption_keys")
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert Case.objects.get(pk=case.pk).verification_note == "Passport checked"
+    assert OutOfBandNotice.objects.get().note == "Told by phone"
+    assert "Complex" in Message.objects.get().body

@@ -30,7 +30,8 @@ def finished_job(make_case, system_actor, settings, tmp_path):
     settings.ADOBE_ORG_ID = "ORG@AdobeOrg"
     settings.RESULT_DOWNLOAD_HOSTS = ["127.0.0.1:9"]
     case = services.verify_identity(make_case(actions=["access"], vendors=["adobe_privacy"],
-                                              adobe_products=["analytics"]), actor=system_actor)
+                                              adobe_products=["analytics"]), actor=system_actor,
+                                              method="account_login")
     services.submit_case(case, actor=system_actor)
     job = VendorJob.objects.get(case=case, vendor=Vendor.ADOBE_PRIVACY)
     services.update_job(job, status=JobStatus.COMPLETE, vendor_job_id="job-1",

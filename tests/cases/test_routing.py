@@ -21,7 +21,8 @@ def configured(settings):
 
 
 def submit(make_case, system_actor, **overrides):
-    case = services.verify_identity(make_case(identities=ADA, **overrides), actor=system_actor)
+    case = services.verify_identity(make_case(identities=ADA, **overrides), actor=system_actor,
+                                    method="account_login")
     services.submit_case(case, actor=system_actor)
     case.refresh_from_db()
     return case
@@ -103,7 +104,8 @@ def test_submission_creates_exactly_the_jobs_the_explanation_announces(
         announced = {
             (d.vendor, d.action, d.job.status) for d in routing.decide_case(case) if d.job
         }
-        services.submit_case(services.verify_identity(case, actor=system_actor),
-                             actor=system_actor)
+        services.submit_case(
+            services.verify_identity(case, actor=system_actor, method="account_login"),
+            actor=system_actor)
         made = set(VendorJob.objects.filter(case=case).values_list("vendor", "action", "status"))
         assert made == announced

@@ -143,7 +143,7 @@ def test_duplicate_subject_is_flagged_in_the_audit_trail(make_case):
 
 
 def test_verify_then_illegal_move_is_refused(make_case, system_actor):
-    case = services.verify_identity(make_case(), actor=system_actor)
+    case = services.verify_identity(make_case(), actor=system_actor, method="account_login")
     assert case.status == CaseStatus.VERIFIED and case.verified_at
     with pytest.raises(TransitionError, match="cannot become closed"):
         services.close(case, actor=system_actor)
@@ -223,7 +223,7 @@ def test_no_audit_event_holds_personal_data(make_case, system_actor):
     """Scan every event written by every service for the subject's data."""
     case = make_case(subject_name="Grace Hopper", subject_email="grace@example.net",
                      identities=[*DEFAULT_IDENTITIES, {"namespace": "phone", "value": "+4420799"}])
-    case = services.verify_identity(case, actor=system_actor)
+    case = services.verify_identity(case, actor=system_actor, method="account_login")
     case = services.put_on_hold(case, actor=system_actor, reason="Waiting on Grace Hopper")
     case = services.resume(case, actor=system_actor)
     case = services.extend_deadline(case, actor=system_actor, reason="grace@example.net asked")
@@ -320,8 +320,9 @@ def test_a_job_still_waiting_to_be_sent_can_be_submitted_again(make_case, system
 
 
 def test_vendors_asked_to_delete_are_those_the_submission_sends_a_delete(make_case, system_actor):
-    case = services.verify_identity(make_case(), actor=system_actor)
-    access_only = services.verify_identity(make_case(actions=["access"]), actor=system_actor)
+    case = services.verify_identity(make_case(), actor=system_actor, method="account_login")
+    access_only = services.verify_identity(make_case(actions=["access"]), actor=system_actor,
+                                           method="account_login")
 
     assert services.vendors_asked_to_delete(case) == ["Adobe Privacy Service", "ID5"]
     assert services.vendors_asked_to_delete(access_only) == []

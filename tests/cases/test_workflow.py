@@ -49,7 +49,8 @@ def submitted(make_case, system_actor, vendor_sandbox):
 
     def submit(**overrides):
         overrides.setdefault("identities", ADA)
-        case = services.verify_identity(make_case(**overrides), actor=system_actor)
+        case = services.verify_identity(make_case(**overrides), actor=system_actor,
+                                        method="account_login")
         services.submit_case(case, actor=system_actor)
         tasks.send_pending_jobs()
         case.refresh_from_db()
@@ -102,8 +103,9 @@ def test_cases_of_one_regulation_share_one_adobe_request(
     for n in range(3):
         case = make_case(identities=[{"namespace": "email", "value": f"p{n}@example.org"}],
                          actions=["delete"], vendors=["adobe_privacy"])
-        services.submit_case(services.verify_identity(case, actor=system_actor),
-                             actor=system_actor)
+        services.submit_case(
+            services.verify_identity(case, actor=system_actor, method="account_login"),
+            actor=system_actor)
     tasks.send_pending_jobs()
     assert counter(vendor_sandbox, "adobe_privacy.create_jobs") == 1
     assert VendorJob.objects.filter(status=JobStatus.SUBMITTED).count() == 3
@@ -250,8 +252,9 @@ def test_id5_daily_limit_defers_the_second_request_visibly(submitted, vendor_san
 def _id5_case(make_case, system_actor, n: int):
     case = make_case(actions=["delete"], vendors=["id5"],
                      identities=[{"namespace": "partnerUid", "value": f"crm-{n}"}])
-    return services.submit_case(services.verify_identity(case, actor=system_actor),
-                                actor=system_actor)
+    return services.submit_case(
+        services.verify_identity(case, actor=system_actor, method="account_login"),
+        actor=system_actor)
 
 
 def test_id5_partner_limit_counted_locally(make_case, system_actor, vendor_sandbox, settings):
@@ -368,7 +371,7 @@ def test_a_problem_job_without_a_stored_reason_still_gets_one(make_case, system_
     """Rows written before every problem carried its reason: the case reason is built from the
     vendor's status and codes instead of pointing at an empty field."""
     case = services.verify_identity(make_case(actions=["delete"], vendors=["id5"]),
-                                    actor=system_actor)
+                                    actor=system_actor, method="account_login")
     services.submit_case(case, actor=system_actor)
     VendorJob.objects.filter(case=case).update(
         status=JobStatus.ERROR, vendor_status="FAILED", vendor_job_id="0f" * 16, last_error=""

@@ -29,7 +29,11 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from cases import verification
+from cases.audit import Actor
+from cases.choices import CaseStatus
 from cases.groups import ADMINISTRATOR, AUDITOR, OFFICER
+from cases.models import Case
 from connectors.sandbox import SandboxConfig
 
 DEMO_PASSWORD = "privacy-desk-demo"  # noqa: S105 - printed for the demo on purpose
@@ -39,6 +43,8 @@ DEMO_ROLES = {
     "auditor": "Auditor: reads cases and the audit trail",
     "admin": "Administrator: API clients and the task queue",
 }
+# The demo case waiting for the subject to confirm an email link (fixtures/demo_cases.json).
+DEMO_LINK_CASE = "HELP-1013"
 READY_TIMEOUT = 60.0  # seconds for every child to come up
 SETTLE_TIME = 0.5  # seconds without a child line before the banner is printed
 STOP_TIMEOUT = 5.0  # seconds for the children to stop before they are killed
@@ -80,18 +86,22 @@ class Command(BaseCommand):
                 raise CommandError(f"{name} must be between 1 and 65535, not {value}.")
         if port == sandbox_port:
             raise CommandError("--port and --sandbox-port must differ.")
+        if "PUBLIC_BASE_URL" not in os.environ:  # the portal links must reach this server
+            settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{port}"
         call_command("migrate", interactive=False, verbosity=0)
         call_command("load_demo")
         for username, group in DEMO_USERS.items():
             _demo_user(username, group)
+        self.link_banner = _demo_link_banner()
         if setup_only:
+            self.stdout.write(self.link_banner)
             return
         self.verbose = verbosity >= 2
         self.lock = threading.Lock()
         self.stopping = False
         self.last_line_at = time.monotonic()
         self._run(demo_children(port, sandbox_port, sandbox_speed, verbosity), port,
-                  sandbox_env(sandbox_port))
+                  {**sandbox_env(sandbox_port), "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL})
 
     def _run(self, children: list[Child], port: int, env: dict[str, str]) -> None:
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo as cleanly as Ctrl-C
@@ -167,7 +177,7 @@ class Command(BaseCommand):
         with self.lock:
             self.stdout.write(self.style.SUCCESS(
                 f"\nPrivacy Desk is running: http://127.0.0.1:{port}/admin/\n"
-                f"{logins}Press Ctrl-C to stop.\n"
+                f"{logins}{self.link_banner}Press Ctrl-C to stop.\n"
             ))
             self.stdout.flush()
 
@@ -262,6 +272,19 @@ def sandbox_env(port: int) -> dict[str, str]:
         "ID5_TOKEN": sandbox.id5_token,
         "RESULT_DOWNLOAD_HOSTS": f"127.0.0.1:{port}",
     }
+
+
+def _demo_link_banner() -> str:
+    """A fresh verification link for the demo case still waiting for one (the earlier link is
+    revoked; the email also lands in var/outbox/), as banner lines; empty once confirmed."""
+    case = Case.objects.filter(
+        external_ref=DEMO_LINK_CASE, api_client=None, status=CaseStatus.NEW
+    ).first()
+    if case is None:
+        return ""
+    link = verification.send_link(case, actor=Actor.system("demo"))
+    return (f"  {case.reference} waits for its subject: open {link}\n"
+            "  (the verification link emailed to them) and press Confirm.\n")
 
 
 def _demo_user(username: str, group_name: str) -> None:

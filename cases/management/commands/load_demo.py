@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cases import messaging, notes, services
 from cases.audit import Actor
-from cases.choices import MessageKind
+from cases.choices import MessageKind, VerificationMethod
 from cases.models import Case
 
 DEFAULT_FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "demo_cases.json"
@@ -54,8 +54,11 @@ def _apply(case: Case, step: str | list[str], actor: Actor) -> None:
     name, *args = [step] if isinstance(step, str) else step
     if name == "acknowledge":  # sent by the worker, into var/outbox/ when EMAIL_URL is unset
         messaging.queue_message(case, MessageKind.ACKNOWLEDGEMENT, actor=actor)
-    elif name == "verify":
-        services.verify_identity(case, actor=actor)
+    elif name == "verify":  # ["verify", method, note]; plain "verify": the account login
+        method = args[0] if args else VerificationMethod.ACCOUNT_LOGIN
+        services.verify_identity(case, actor=actor, method=method, note=args[1] if args else "")
+    elif name == "email_link":  # `make demo` prints a fresh link to it (commands/demo.py)
+        services.verify_identity(case, actor=actor, method=VerificationMethod.EMAIL_LINK)
     elif name == "hold":
         services.put_on_hold(case, actor=actor, reason=args[0])
     elif name == "extend":

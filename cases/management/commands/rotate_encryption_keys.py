@@ -13,9 +13,16 @@ from django.db import transaction
 
 from cases.audit import Actor, record
 from cases.crypto import blind_index, rotate_bytes
-from cases.models import Attachment, DataSubject, Identity, Message, Note
+from cases.models import Attachment, Case, DataSubject, Identity, Message, Note, OutOfBandNotice
 
 BATCH = 500
+# Other encrypted text that has no blind index: messages, notes, verification evidence, notices.
+OTHER_ENCRYPTED = [
+    (Message, ["recipient", "subject", "body"]),
+    (Note, ["text"]),
+    (Case, ["verification_note"]),
+    (OutOfBandNotice, ["note"]),
+]
 
 
 class Command(BaseCommand):
@@ -24,19 +31,19 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         subjects = self._rotate(DataSubject, ["name", "email", "email_index"], _subject_index)
         identities = self._rotate(Identity, ["value", "value_index"], _identity_index)
-        notes = self._rotate(Note, ["text"], lambda note: None)
-        messages = self._rotate(Message, ["recipient", "subject", "body"], lambda message: None)
+        others = {model._meta.model_name: self._rotate(model, fields, lambda row: None)
+                  for model, fields in OTHER_ENCRYPTED}
         files = self._rotate_files()
         record(
             "crypto.keys_rotated",
             actor=Actor.system("rotate_encryption_keys"),
             details={"subject_count": subjects, "identity_count": identities,
-                     "note_count": notes, "message_count": messages,
-                     "attachment_count": files},
+                     "other_counts": others, "attachment_count": files},
         )
         self.stdout.write(
-            f"Re-encrypted {subjects} subjects, {identities} identities, {notes} notes, "
-            f"{messages} messages and {files} attachment files."
+            f"Re-encrypted {subjects} subjects, {identities} identities, "
+            + "".join(f"{count} {name} rows, " for name, count in others.items())
+            + f"and {files} attachment files."
         )
 
     def _rotate_files(self) -> int:
