@@ -171,7 +171,7 @@ def test_manual_task_takes_the_vendors_answer_as_an_attachment(
     client, officer, make_case, system_actor, vendor_sandbox
 ):
     case = services.verify_identity(make_case(vendors=["id5"], actions=["access"]),
-                                    actor=system_actor)
+                                    actor=system_actor, method="ticketing_system")
     services.submit_case(case, actor=system_actor)
     manual = VendorJob.objects.get(case=case, status=JobStatus.MANUAL)
     client.force_login(officer)
@@ -194,7 +194,7 @@ def test_manual_task_with_a_refused_answer_stays_open(
     client, officer, make_case, system_actor, vendor_sandbox, media
 ):
     case = services.verify_identity(make_case(vendors=["id5"], actions=["access"]),
-                                    actor=system_actor)
+                                    actor=system_actor, method="ticketing_system")
     services.submit_case(case, actor=system_actor)
     manual = VendorJob.objects.get(case=case, status=JobStatus.MANUAL)
     client.force_login(officer)

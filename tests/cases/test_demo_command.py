@@ -106,9 +106,12 @@ def test_demo_prints_the_logins_last_and_stops_on_ctrl_c_within_seconds(demo):
     output.wait_for("Press Ctrl-C to stop.", timeout=60)
     time.sleep(1)  # nothing a child prints while idle may bury the banner
     banner_start = output.lines.index(f"Privacy Desk is running: http://127.0.0.1:{port}/admin/")
-    assert [line.split()[0] for line in output.lines[banner_start + 1:]] == [
-        "officer", "auditor", "admin", "Press",
-    ]
+    banner = output.lines[banner_start + 1:]
+    assert [line.split()[0] for line in banner[:3]] == ["officer", "auditor", "admin"]
+    # Then the demo case waiting for its subject's email link, and the last line.
+    assert "waits for its subject: open http://127.0.0.1:" in banner[3]
+    assert "/portal/verify/" in banner[3]
+    assert banner[-1] == "Press Ctrl-C to stop." and len(banner) == 6
     assert "Administrator" in output.lines[banner_start + 3]
     children = _children(process.pid)
     assert len(children) == 3  # sandbox, web server, worker
@@ -121,6 +124,6 @@ def test_demo_prints_the_logins_last_and_stops_on_ctrl_c_within_seconds(demo):
 
     assert took < STOP_LIMIT, f"Ctrl-C took {took:.1f} s"
     assert process.returncode == 0
-    after_banner = [line for line in output.lines[banner_start + 5:] if line.strip()]
+    after_banner = [line for line in output.lines[banner_start + 7:] if line.strip()]
     assert after_banner == ["Stopping the demo...", "Stopped."]
     assert not [pid for pid in children if _alive(pid)]
