@@ -148,7 +148,8 @@ register_step(
         label="Verify identity",
         done="verified",
         run=lambda case, given: services.verify_identity(
-            case, actor=given.actor, method=given.data["method"], note=given.data["note"]
+            case, actor=given.actor, method=given.data["method"], note=given.data["note"],
+            evidence=given.data.get("evidence"),
         ),
         shown=_can_become(CaseStatus.VERIFIED),
         form=VerifyForm,

@@ -158,9 +158,20 @@ class VerifyForm(StepForm):
         widget=_REASON_WIDGET,
         required=False,
         help_text="What was checked, e.g. 'passport: name and photo match, copy not kept'. "
-        "Required for an ID document and for Other; stored encrypted. Attaching the document "
-        "itself comes with case attachments.",
+        "Required for an ID document and for Other; stored encrypted.",
     )
+    evidence = forms.FileField(
+        label="Evidence file",
+        required=False,
+        help_text="Optional: the document you checked (e.g. a scan as PDF or image). Kept "
+        "encrypted as an attachment of the case; leave it out when policy says not to keep "
+        "copies of ID documents.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.case is None:
+            del self.fields["evidence"]  # in bulk: one person's document fits no other case
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -222,21 +222,39 @@ def check_verification(method: str, note: str) -> tuple[str, str]:
 
 @transaction.atomic
 def verify_identity(
-    case: Case, *, actor: Actor, method: str, note: str = "", submit_when_confirmed: bool = False
+    case: Case,
+    *,
+    actor: Actor,
+    method: str,
+    note: str = "",
+    submit_when_confirmed: bool = False,
+    evidence: UploadedFile | None = None,
 ) -> Case:
-    """Record how the subject's identity was checked, by whom and with what evidence.
+    """Record how the subject's identity was checked, by whom and with what evidence (a note,
+    and optionally a file such as the checked ID document, kept as an encrypted attachment).
 
     `email_link` verifies nothing yet: it emails the subject a link (`cases.verification`) and
     the case stays new until they press Confirm; with `submit_when_confirmed` it then goes to
     the vendors by itself.
     """
+    from cases import notes  # notes imports models only; imported here to keep services light
+
     method, note = check_verification(method, note)
     if method == VerificationMethod.EMAIL_LINK:
+        if evidence is not None:
+            raise ValidationError({"evidence": "An email link needs no file: the subject's "
+                                   "confirmation is the evidence."})
         from cases import verification  # builds on this module
 
         verification.send_link(case, actor=actor, submit_when_confirmed=submit_when_confirmed)
         return Case.objects.get(pk=case.pk)
-    return record_verification(case, actor=actor, method=method, note=note)
+    if evidence is None:
+        return record_verification(case, actor=actor, method=method, note=note)
+    notes.read_upload(evidence)  # a refused file is reported before anything changes
+    case = record_verification(case, actor=actor, method=method, note=note,
+                               details={"evidence_file": True})
+    notes.add_attachment(case, actor=actor, upload=evidence)
+    return case
 
 
 @transaction.atomic

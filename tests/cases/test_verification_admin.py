@@ -2,12 +2,15 @@
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from cases import notes as case_notes
 from cases import verification
 from cases.audit import Actor
 from cases.choices import CaseStatus, MessageKind
-from cases.models import Case, Message, PortalToken
+from cases.forms import VerifyForm
+from cases.models import Attachment, AuditEvent, Case, Message, PortalToken
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +91,43 @@ def test_resend_and_revoke_buttons(officer_client, make_case):
     assert not verification.live_links(case).exists()
     page = officer_client.get(reverse("admin:cases_case_change", args=[case.pk])).content.decode()
     assert step_url("revoke_link", case) not in page
+
+
+def test_the_checked_document_is_kept_as_an_encrypted_attachment(officer_client, make_case,
+                                                                 settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    case = make_case()
+    scan = b"%PDF-1.7\npassport scan\n%%EOF\n"
+
+    response = officer_client.post(step_url("verify", case), {
+        "method": "document", "note": "Passport, photo matches",
+        "evidence": SimpleUploadedFile("passport.pdf", scan),
+    })
+
+    assert response.status_code == 302
+    attachment = Attachment.objects.get(case=case)
+    assert attachment.name == "passport.pdf" and case_notes.attachment_bytes(attachment) == scan
+    assert b"passport scan" not in next(tmp_path.rglob("*.bin")).read_bytes()
+    event = AuditEvent.objects.get(case=case, action="case.identity_verified")
+    assert event.details["evidence_file"] is True
+    assert Case.objects.get(pk=case.pk).status == CaseStatus.VERIFIED
+
+
+def test_a_refused_evidence_file_leaves_the_case_unverified(officer_client, make_case, settings,
+                                                            tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    case = make_case()
+
+    response = officer_client.post(step_url("verify", case), {
+        "method": "document", "note": "Passport",
+        "evidence": SimpleUploadedFile("passport.pdf", b"MZ\x90\x00 not a pdf"),
+    })
+
+    assert response.status_code == 200
+    assert Case.objects.get(pk=case.pk).status == CaseStatus.NEW
+    assert not Attachment.objects.exists() and not list(tmp_path.rglob("*.bin"))
+
+
+def test_bulk_verification_offers_no_evidence_file(officer_client, make_case):
+    assert "evidence" not in VerifyForm(case=None).fields
+    assert "evidence" in VerifyForm(case=make_case()).fields
