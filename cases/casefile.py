@@ -31,7 +31,9 @@ from cases.models import (
     Case,
     DataSubject,
     Identity,
+    Message,
     Note,
+    OutOfBandNotice,
     ResultFile,
     VendorJob,
 )
@@ -41,6 +43,7 @@ CASEFILE_ACTION = "casefile.exported"
 DECISION_ACTIONS = (
     "case.created",
     "case.identity_verified",
+    "case.subject_told_out_of_band",
     "case.submitted",
     "case.submitted_unverified",
     "case.put_on_hold",
@@ -141,6 +144,13 @@ def summary_context(
         # The officer's words about the case belong in its file; attachments are listed (name,
         # size, SHA-256, who and when), their content stays behind the audited download.
         "notes": list(Note.objects.filter(case=case)),
+        # What the subject was told and when: kind, status, times and the body's SHA-256 (the
+        # text and address stay encrypted in the database), and notices given another way.
+        "messages": list(
+            Message.objects.filter(case=case).defer("recipient", "subject", "body")
+            .order_by("queued_at", "pk")
+        ),
+        "notices": list(OutOfBandNotice.objects.filter(case=case).defer("note")),
         "attachments": list(Attachment.objects.filter(case=case).select_related("job")),
         "decisions": list(events.filter(action__in=DECISION_ACTIONS).order_by("seq")),
         "event_count": events.count(),

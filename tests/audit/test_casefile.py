@@ -236,3 +236,28 @@ def test_summary_lists_the_notes_and_the_attachments_but_not_their_content(
     for text in ("vendor-answer.pdf", str(len(content)), attachment.sha256, "olivia", "Yes"):
         assert text in files_part, text
     assert "secret vendor answer" not in html
+
+
+def test_summary_says_how_the_subject_was_verified_and_told_without_the_text(
+    make_case, officer, settings
+):
+    from cases import services
+    from cases.models import Message
+
+    settings.AUTO_ACKNOWLEDGE = True
+    case = make_case()
+    actor = Actor.for_user(officer)
+    services.verify_identity(case, actor=actor, method="document", note="Passport 123 checked")
+    services.extend_deadline(case, actor=actor, reason="Many systems to search")
+    services.reject(case, actor=actor, reason="Withdrawn", told_out_of_band="Phoned on Monday")
+
+    html = case_file(case, officer).read("summary.html").decode()
+
+    assert "ID document checked by an officer" in html and "recorded by olivia" in html
+    told = html.split("<h2>Messages to the subject</h2>")[1].split("<h2>Notes</h2>")[0]
+    for message in Message.objects.filter(case=case):
+        assert message.get_kind_display() in told and message.body_sha256 in told
+    assert "Rejection" in told and "Told another way (by olivia)" in told
+    # The officer's reasons are the case's own record; evidence notes and addresses are not.
+    for secret in ("Passport 123", "Phoned on Monday", "ada.lovelace@example.org"):
+        assert secret not in html
