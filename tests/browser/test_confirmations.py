@@ -8,18 +8,10 @@ import pytest
 from cases import services
 from cases.choices import CaseStatus, JobStatus
 from cases.models import AuditEvent, Case
+from tests.browser.pages import log_in
 from tests.conftest import submitted_with_jobs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
-
-
-def _log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def _bulk(page, live_server, action: str, cases: list[Case]) -> None:
@@ -44,7 +36,7 @@ def test_officer_confirms_bulk_submit_bulk_close_and_a_failed_delete(
     failed = submitted_with_jobs(make_case(), system_actor, default=JobStatus.COMPLETE,
                                  id5_delete=JobStatus.ERROR)
     page = browser_page
-    _log_in(page, live_server, officer.username)
+    log_in(page, live_server, officer.username)
 
     # Bulk submit including a delete: a confirmation page names the vendors asked to delete.
     _bulk(page, live_server, "submit", [deleting, reading])

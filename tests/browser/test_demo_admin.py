@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from cases.management.commands.demo import DEMO_PASSWORD
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,11 +20,7 @@ def test_demo_admin_reaches_scheduled_tasks_and_adds_an_api_client(browser_page,
                   "minutes": 1},
     )
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+    log_in(page, live_server, "admin", DEMO_PASSWORD)
 
     page.click("#content-main >> text=Task queue")
     page.click("#content-main >> text=Scheduled tasks")

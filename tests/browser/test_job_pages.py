@@ -7,9 +7,9 @@ import pytest
 from cases import services, tasks
 from cases.choices import Vendor
 from cases.models import VendorJob
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(autouse=True)
@@ -34,11 +34,7 @@ def test_officer_reads_the_routing_and_opens_a_job_page(
     id5_delete = VendorJob.objects.get(case=case, vendor=Vendor.ID5, action="delete")
     page = browser_page
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", officer.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+    log_in(page, live_server, officer.username)
     page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
 
     routing = page.locator("#pd-routing")

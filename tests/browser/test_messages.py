@@ -7,24 +7,16 @@ import pytest
 
 from cases.choices import MessageStatus
 from cases.models import Case, Message, MessageTemplate
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
-
-
-def _log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_intake_acknowledges_the_subject_and_the_officer_sees_it(
     browser_page, live_server, officer, smtp_server, tmp_path
 ):
     page = browser_page
-    _log_in(page, live_server, officer.username)
+    log_in(page, live_server, officer.username)
 
     page.goto(f"{live_server.url}/admin/cases/case/add/")
     page.select_option("#id_regulation", "ccpa")

@@ -6,9 +6,9 @@ import re
 import pytest
 
 from cases.models import Attachment, AuditEvent
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
 PDF = b"%PDF-1.7\nID5 answer: no personal data held for this subject.\n%%EOF\n"
 
 
@@ -22,11 +22,7 @@ def test_officer_adds_a_note_and_a_file_and_downloads_it(
 ):
     case = make_case()
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", officer.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+    log_in(page, live_server, officer.username)
     page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
 
     page.click("a.pd-step:has-text('Add note or attachment')")

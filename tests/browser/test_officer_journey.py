@@ -8,22 +8,14 @@ import pytest
 from cases import services
 from cases.choices import CaseStatus
 from cases.models import AuditEvent
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def _log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_officer_submits_a_case_and_downloads_the_result(
@@ -38,7 +30,7 @@ def test_officer_submits_a_case_and_downloads_the_result(
     services.verify_identity(case, actor=system_actor, method="account_login")
     page = browser_page
 
-    _log_in(page, live_server, officer.username)
+    log_in(page, live_server, officer.username)
     assert page.locator("#pd-queue").is_visible()
     page.click("#pd-work >> text=Waiting to send")  # the dashboard links into the job list
     page.goto(f"{live_server.url}/admin/cases/case/")
@@ -81,7 +73,7 @@ def test_auditor_sees_the_queue_but_no_buttons(
 ):
     case = make_case()
     page = browser_page
-    _log_in(page, live_server, auditor.username)
+    log_in(page, live_server, auditor.username)
     page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
     assert page.locator("text=Verify identity").count() == 0
     assert page.locator(".pd-status-new").first.is_visible()

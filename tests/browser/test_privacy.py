@@ -9,23 +9,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import ResultFile
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
 EMAIL = "jonas.becker@example.net"
 
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def _log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_officer_searches_by_email_without_it_entering_any_url(
@@ -36,7 +28,7 @@ def test_officer_searches_by_email_without_it_entering_any_url(
     page = browser_page
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
-    _log_in(page, live_server, officer.username)
+    log_in(page, live_server, officer.username)
 
     page.goto(f"{live_server.url}/admin/cases/case/")
     page.fill("#searchbar", EMAIL)
@@ -61,7 +53,7 @@ def test_auditor_sees_no_download_link_and_a_styled_403(
     result.file.save("adobe-access.zip", ContentFile(b"PK\x03\x04"), save=False)
     result.save()
     page = browser_page
-    _log_in(page, live_server, auditor.username)
+    log_in(page, live_server, auditor.username)
 
     page.goto(f"{live_server.url}{reverse('admin:cases_case_change', args=[case.pk])}")
     assert page.locator("#results-group td.field-name").inner_text() == "adobe-access.zip"

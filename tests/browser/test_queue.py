@@ -7,18 +7,10 @@ from django.utils import timezone
 
 from cases import services
 from cases.audit import Actor
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
 WIDTHS = (1440, 1280)
-
-
-def _log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def _overdue_case(make_case, officer, days_late: int):
@@ -57,7 +49,7 @@ def test_officer_queue_shows_whole_badges_and_case_details(
     long_late = _overdue_case(make_case, officer, 123)
     _overdue_case(make_case, officer, 3)
     page = browser_page
-    _log_in(page, live_server, officer.username)
+    log_in(page, live_server, officer.username)
 
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -82,7 +74,7 @@ def test_officer_queue_shows_whole_badges_and_case_details(
 def test_auditor_home_is_not_the_officers_queue(browser_page, live_server, auditor, make_case):
     make_case()
     page = browser_page
-    _log_in(page, live_server, auditor.username)
+    log_in(page, live_server, auditor.username)
 
     assert page.locator("h1").inner_text() == "Cases and audit trail"
     assert "Officer" not in page.title()

@@ -6,17 +6,9 @@ import re
 import pytest
 
 from cases.models import AuditEvent, Identity
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
-
-
-def _log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_officer_changes_the_email_and_removes_an_identity(
@@ -24,7 +16,7 @@ def test_officer_changes_the_email_and_removes_an_identity(
 ):
     case = make_case()
     page = browser_page
-    _log_in(page, live_server, officer.username)
+    log_in(page, live_server, officer.username)
     page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
     page.click("text=Edit the subject and identities")
     page.wait_for_url(re.compile(r"/admin/cases/datasubject/\d+/change/"))

@@ -11,9 +11,9 @@ from cases.api import clients
 from cases.audit import Actor
 from cases.choices import ApiScope, CaseStatus
 from cases.models import ApiClient, Case
+from tests.browser.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
 
 
 def _bodies(sink) -> dict[str, str]:
@@ -72,11 +72,7 @@ def test_subject_confirms_in_the_portal_and_the_case_is_verified_and_submitted(
     assert case.jobs.exists()
     assert page.goto(link).status == 410  # a link works once
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", officer.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+    log_in(page, live_server, officer.username)
     page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
     page.locator("text=Email link confirmed by the subject, recorded by data subject").wait_for()
     timeline = page.locator(".pd-timeline")
