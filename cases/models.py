@@ -288,6 +288,11 @@ class VendorJob(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, help_text="Officer's note, e.g. on a manual job.")
     sending_started_at = models.DateTimeField(null=True, blank=True)
+    unknown_send_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When a send whose outcome is unknown went out, while ID5's one automatic "
+                  "resend of it is due (ID5 cannot be searched).",
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)

@@ -170,15 +170,42 @@ def _send_id5(jobs: list[VendorJob], report: PassReport) -> None:
         try:
             created = client.request_deletion(_id5_request(job))
         except ConnectorError as exc:
-            _send_failed(job, exc, report)
+            if job.unknown_send_at and isinstance(exc, RateLimited) and exc.scope != "partner":
+                _resend_refused(job, exc, report)
+            else:
+                _send_failed(job, exc, report)
             if isinstance(exc, RateLimited) and exc.scope == "partner":
                 partner_limited = exc  # every other request today would be refused too
             continue
+        if job.unknown_send_at:
+            record("job.resent", actor=WORKER, case=job.case, obj=job,
+                   details={"vendor": job.vendor, "outcome": "created"})
         services.update_job(
             job, status=JobStatus.SUBMITTED, vendor_status="CREATED",
-            vendor_job_id=created.request_id, submitted_at=timezone.now(),
+            vendor_job_id=created.request_id, submitted_at=timezone.now(), unknown_send_at=None,
         )
         report.add("id5 submitted")
+
+
+def _resend_refused(job: VendorJob, exc: RateLimited, report: PassReport) -> None:
+    """ID5 refused the automatic resend with its per-identifier daily limit: it already holds a
+    request for this identifier today, most likely the earlier send whose answer was lost. Only
+    ID5 can confirm it (no list call, and that request's id never reached us)."""
+    sent = job.unknown_send_at
+    record("job.resent", actor=WORKER, case=job.case, obj=job,
+           details={"vendor": job.vendor, "outcome": "refused", "code": exc.code})
+    services.update_job(
+        job, status=JobStatus.MANUAL, next_attempt_at=None, unknown_send_at=None,
+        last_error=(
+            f"The answer to the ID5 deletion request sent at {sent:%Y-%m-%d %H:%M} UTC was lost, "
+            f"and ID5 refused the automatic resend on {timezone.now():%Y-%m-%d} with its limit of "
+            f"one request per {exc.scope} per day (HTTP {exc.status} {exc.code}): it already "
+            "holds a deletion request for this identifier, most likely the first one. ID5 cannot "
+            "be searched: ask ID5 support to confirm it (partner id, case reference, the dates "
+            "above), then mark the job done with their answer, or retry it to send a new request."
+        ),
+    )
+    report.add("id5 resend refused")
 
 
 def _id5_local_limit(job: VendorJob) -> str:
@@ -264,15 +291,20 @@ def _send_failed(job: VendorJob, exc: ConnectorError, report: PassReport) -> Non
     elif exc.maybe_sent:
         _outcome_unknown(job, exc.message)
         report.add(f"{job.vendor} unknown")
-    elif exc.retryable and job.attempts < MAX_SEND_ATTEMPTS:
+    elif exc.retryable and (exc.status is not None or job.attempts < MAX_SEND_ATTEMPTS):
+        # A vendor that answered 5xx refused the request (nothing applied): it is retried for as
+        # long as it takes, with backoff up to an hour. Only an unreachable vendor (no answer at
+        # all, often a wrong URL) stops after MAX_SEND_ATTEMPTS for a person to look at.
         when = _backoff(job.attempts)
         services.update_job(
             job, status=JobStatus.PENDING, next_attempt_at=when,
-            last_error=f"Will retry at {when:%H:%M} UTC: {exc.message}",
+            last_error=f"Will retry at {when:%Y-%m-%d %H:%M} UTC (attempt {job.attempts} "
+                       f"refused, nothing applied): {exc.message}",
         )
         report.add(f"{job.vendor} retry later")
     else:
-        services.update_job(job, status=JobStatus.ERROR, last_error=exc.message)
+        services.update_job(job, status=JobStatus.ERROR, last_error=exc.message,
+                            unknown_send_at=None)
         report.add(f"{job.vendor} error")
 
 
@@ -290,21 +322,37 @@ def _outcome_unknown(job: VendorJob, message: str) -> None:
 def reconcile_sending_jobs(report: PassReport) -> None:
     """Settle jobs left `sending` by a crash, a timeout or an unreadable answer."""
     now = timezone.now()
+    # Due: an unknown outcome set to be checked now, or a send whose worker died mid-call (its
+    # next_attempt_at is still None from the claim).
     stuck = (
         VendorJob.objects.filter(status=JobStatus.SENDING)
-        .filter(Q(next_attempt_at__lte=now) | Q(sending_started_at__lt=now - STALE_SENDING))
+        .filter(Q(next_attempt_at__lte=now)
+                | Q(next_attempt_at__isnull=True, sending_started_at__lt=now - STALE_SENDING))
         .select_related("case")
     )
     for job in stuck:
+        if not _claim_reconcile(job, now):
+            continue  # another worker is reconciling it, or it has moved on
         try:
             if job.vendor == Vendor.ADOBE_PRIVACY:
                 _reconcile_adobe(job, report)
+            elif job.vendor == Vendor.ID5:
+                _reconcile_id5(job, report)
             else:
                 _flag_for_officer(job, report)
         except ConnectorError as exc:
             services.update_job(job, next_attempt_at=_backoff(job.attempts),
                                 last_error=f"Could not reconcile yet: {exc.message}")
             report.add("reconcile failed")
+
+
+def _claim_reconcile(job: VendorJob, now: dt.datetime) -> bool:
+    """Lease the job to this worker for STALE_SENDING, if it is still as this pass read it: with
+    several workers, two passes must not both find 'not received' and both resend."""
+    return VendorJob.objects.filter(
+        pk=job.pk, status=JobStatus.SENDING, sending_started_at=job.sending_started_at,
+        next_attempt_at=job.next_attempt_at,
+    ).update(next_attempt_at=now + STALE_SENDING) == 1
 
 
 def _reconcile_adobe(job: VendorJob, report: PassReport) -> None:
@@ -340,14 +388,41 @@ def _reconcile_adobe(job: VendorJob, report: PassReport) -> None:
     report.add("reconciled not found")
 
 
-def _flag_for_officer(job: VendorJob, report: PassReport) -> None:
-    """ID5 and Data Hygiene cannot be searched, so a person decides whether to resend."""
+def _reconcile_id5(job: VendorJob, report: PassReport) -> None:
+    """ID5 has no list call. Resend once, the next UTC day: ID5 takes one request per identifier
+    per day, so a same-day resend would only be refused, while a next-day duplicate of a request
+    that did arrive is a harmless second deletion with an id we can follow (docs/vendors.md, ID5
+    limits). Only when the resend's outcome is unknown too does a person decide."""
+    if job.unknown_send_at is not None:
+        _flag_for_officer(job, report, detail=(
+            f" The request sent at {job.unknown_send_at:%Y-%m-%d %H:%M} UTC and its automatic "
+            "resend both went unanswered."))
+        return
+    sent = job.sending_started_at or timezone.now()
+    when = next_utc_midnight(sent)
+    record("job.reconciled", actor=WORKER, case=job.case, obj=job,
+           details={"vendor": job.vendor, "found": None, "resend_at": when.isoformat()})
     services.update_job(
-        job, status=JobStatus.MANUAL, next_attempt_at=None,
+        job, status=JobStatus.PENDING, next_attempt_at=when, unknown_send_at=sent,
+        last_error=(
+            f"Outcome unknown: ID5 may have received the request sent at {sent:%Y-%m-%d %H:%M} "
+            f"UTC and cannot be searched. Sending it once more on {when:%Y-%m-%d %H:%M} UTC, "
+            "when ID5's one-request-per-identifier-per-day limit allows it; if it did arrive, "
+            "the second deletion is harmless."
+        ),
+    )
+    report.add("id5 resend next day")
+
+
+def _flag_for_officer(job: VendorJob, report: PassReport, *, detail: str = "") -> None:
+    """A vendor that cannot be searched (Data Hygiene; ID5 after its resend): a person decides."""
+    services.update_job(
+        job, status=JobStatus.MANUAL, next_attempt_at=None, unknown_send_at=None,
         last_error=(
             f"Sending to {job.get_vendor_display()} was interrupted and the vendor has no way to "
-            "look the request up. Check with the vendor: mark the job done if it arrived, or "
-            "retry it (ID5 refuses a second request for the same identifier on the same day)."
+            f"look the request up.{detail} Check with the vendor: mark the job done if it "
+            "arrived, or retry it (ID5 refuses a second request for the same identifier on the "
+            "same day)."
         ),
     )
     report.add("flagged for officer")

@@ -248,9 +248,15 @@ if VERIFY_LINK_DAYS < 1 or PORTAL_ATTEMPTS_PER_MINUTE < 1:
 # django-q2: the ORM broker needs no extra service. `timeout` must stay below `retry`, or a slow
 # task is handed to a second worker while the first still runs; `max_attempts` bounds redelivery
 # (the default retries forever). Tests run tasks inline.
+# Q_BROKER=redis hands tasks over through Redis (REDIS_URL) instead, for higher throughput; the
+# work itself (pending jobs, schedules, results) stays in the database either way.
+Q_BROKER = env.str("Q_BROKER", default="orm").strip().lower()
+if Q_BROKER not in ("orm", "redis"):
+    raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not '{Q_BROKER}'.")
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 Q_CLUSTER = {
     "name": "privacy-desk",
-    "orm": "default",
+    **({"redis": REDIS_URL} if Q_BROKER == "redis" else {"orm": "default"}),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": 120,
     "retry": 180,

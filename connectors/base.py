@@ -38,6 +38,9 @@ DEFAULT_RETRIES = 3
 # the worker reschedules instead of holding a thread (STYLE.md: no time.sleep in connectors).
 RETRY_AFTER_CAP = 10.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A 5xx is the vendor refusing the request (nothing applied), except a gateway's 504: the gateway
+# gave up waiting on a backend that may still apply it, as ambiguous as our own read timeout.
+AMBIGUOUS_STATUSES = frozenset({504})
 USER_AGENT = "PrivacyDesk-connectors/0.1"
 REDACTED = "[REDACTED]"
 MAX_DETAIL = 300
@@ -112,7 +115,8 @@ class ConnectorError(Exception):
     retryable: trying again later may work. retry_after: seconds, or an aware datetime.
     status: the vendor's HTTP status, if one came back. code: the vendor's error code.
     maybe_sent: the vendor may have received and acted on the request (read timeout, connection
-    dropped after sending, 5xx, unreadable success body): reconcile before resending a deletion.
+    dropped after sending, a gateway's 504, unreadable success body): reconcile before resending
+    a deletion. A 5xx or 429 the vendor itself answered says the request was not applied.
     """
 
     default_retryable: ClassVar[bool] = False
@@ -174,7 +178,8 @@ class InvalidInput(PermanentError):
 
 
 class TransientError(ConnectorError):
-    """5xx, timeout, dropped connection or unreadable body: retry later (check `maybe_sent`)."""
+    """5xx, timeout, dropped connection or unreadable body: retry later. Check `maybe_sent`: only
+    a send whose outcome is unknown is reconciled; a vendor's own 5xx answer was not applied."""
 
     default_retryable = True
 
@@ -378,7 +383,7 @@ class Transport:
         message = redact(f"{text} (HTTP {status}) — {hint}", self.secrets())
         return cls(message, status=status, code=code or ("not_found" if status == 404 else None),
                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                   maybe_sent=cls is TransientError)
+                   maybe_sent=status in AMBIGUOUS_STATUSES)
 
     def transport_error(self, exc: requests.RequestException, operation: str) -> ConnectorError:
         """Turn a requests exception into a redacted ConnectorError (never chained to it)."""

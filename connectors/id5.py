@@ -21,6 +21,7 @@ import requests
 
 from cases.choices import JobStatus
 from connectors.base import (
+    AMBIGUOUS_STATUSES,
     AttemptHook,
     AuthError,
     ConnectorError,
@@ -265,8 +266,9 @@ class ID5Client(Transport):
             return PermanentError(f"{said} — correct the request; do not resend it as is",
                                   status=status, code=code)
         if code == "internal_id5_error" or status >= 500:
+            # ID5 answered: the request was refused, not applied; only a gateway's 504 is unknown.
             return TransientError(f"{said} — a temporary ID5 problem; it will be retried",
-                                  status=status, code=code, maybe_sent=True)
+                                  status=status, code=code, maybe_sent=status in AMBIGUOUS_STATUSES)
         return None
 
 

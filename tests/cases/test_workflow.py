@@ -14,6 +14,7 @@ from cases import services, tasks
 from cases.choices import CaseStatus, JobStatus, ResultStatus, Vendor
 from cases.models import AuditEvent, Case, ResultFile, VendorJob
 from connectors.adobe_privacy import AdobePrivacyClient
+from connectors.base import next_utc_midnight
 from connectors.id5 import ID5Client
 
 ADA = [
@@ -173,7 +174,8 @@ def test_crash_between_vendor_call_and_commit_reconciles_without_resending(
     assert counter(vendor_sandbox, "adobe_privacy.create_jobs") == 1
 
 
-def test_id5_crash_is_flagged_for_an_officer_not_resent(submitted, vendor_sandbox, monkeypatch):
+def _id5_crash(submitted, monkeypatch):
+    """Send an ID5 deletion and kill the worker after ID5 took it, before its id was stored."""
     real = ID5Client.request_deletion
 
     def send_then_die(self, request):
@@ -185,15 +187,55 @@ def test_id5_crash_is_flagged_for_an_officer_not_resent(submitted, vendor_sandbo
         submitted(actions=["delete"], vendors=["id5"])
     monkeypatch.undo()
     VendorJob.objects.update(sending_started_at=timezone.now() - dt.timedelta(hours=1))
+    tasks.send_pending_jobs()  # reconciles the orphaned send
+    return VendorJob.objects.get(vendor=Vendor.ID5)
+
+
+def _next_utc_day(server) -> None:
+    """Let the UTC day turn, for Privacy Desk's schedule and for the sandbox's ID5 limits."""
+    server.advance(seconds=24 * 3600)
+    VendorJob.objects.exclude(next_attempt_at=None).update(
+        next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
+
+
+def test_id5_crash_is_resent_once_the_next_utc_day_not_flagged(
+    submitted, vendor_sandbox, monkeypatch
+):
+    waiting = _id5_crash(submitted, monkeypatch)
+    assert waiting.status == JobStatus.PENDING
+    assert waiting.next_attempt_at == next_utc_midnight(waiting.unknown_send_at)
+    assert "Sending it once more on" in waiting.last_error
+    assert waiting.case.__class__.objects.get(pk=waiting.case_id).status == CaseStatus.IN_PROGRESS
+    tasks.send_pending_jobs()
+    assert counter(vendor_sandbox, "id5.create_deletion") == 1  # not before the day turns
+
+    _next_utc_day(vendor_sandbox)
     settle()
+    done = VendorJob.objects.get(vendor=Vendor.ID5)
+    assert done.status == JobStatus.COMPLETE and done.unknown_send_at is None
+    assert done.case.__class__.objects.get(pk=done.case_id).status == CaseStatus.COMPLETED
+    assert AuditEvent.objects.filter(action="job.resent", details__outcome="created").exists()
+    # The first request did arrive: the next-day resend made a second, harmless one.
+    assert counter(vendor_sandbox, "id5.create_deletion") == 2
+
+
+def test_id5_resend_refused_per_identifier_goes_to_an_officer_with_the_evidence(
+    submitted, vendor_sandbox, monkeypatch
+):
+    _id5_crash(submitted, monkeypatch)
+    # ID5 counted the first request on the day of the resend (e.g. sent just before midnight).
+    VendorJob.objects.update(next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
+    tasks.send_pending_jobs()
 
     flagged = VendorJob.objects.get(vendor=Vendor.ID5)
-    assert flagged.status == JobStatus.MANUAL
-    assert "interrupted" in flagged.last_error
-    assert flagged.case.__class__.objects.get(pk=flagged.case_id).status == (
-        CaseStatus.ACTION_REQUIRED
-    )
-    assert counter(vendor_sandbox, "id5.create_deletion") == 1
+    assert flagged.status == JobStatus.MANUAL and flagged.unknown_send_at is None
+    assert "refused the automatic resend" in flagged.last_error
+    assert "one request per email per day (HTTP 403 api_rate_limit_error)" in flagged.last_error
+    assert "most likely the first one" in flagged.last_error
+    case = flagged.case.__class__.objects.get(pk=flagged.case_id)
+    assert case.status == CaseStatus.ACTION_REQUIRED and "refused the automatic" in (
+        case.status_reason)
+    assert len(control(vendor_sandbox, "state")["id5_requests"]) == 1  # no second request
 
 
 @pytest.mark.parametrize(
@@ -220,21 +262,99 @@ def test_adobe_submission_faults_end_complete_with_one_job_per_action(
     assert len(jobs_at_adobe) == 1
 
 
-@pytest.mark.parametrize("kind", ["5xx", "timeout", "drop", "malformed"])
-def test_id5_submission_faults_end_visible(submitted, vendor_sandbox, settings, kind):
+@pytest.mark.parametrize("kind", ["5xx", "429", "429_no_retry_after"])
+def test_id5_refusal_is_retried_with_backoff_never_handed_to_an_officer(
+    submitted, vendor_sandbox, kind
+):
+    fault(vendor_sandbox, vendor="id5", operation="create_deletion", kind=kind)
+    case = submitted(actions=["delete"], vendors=["id5"])
+    waiting = job(case, Vendor.ID5, "delete")
+    assert waiting.status == JobStatus.PENDING  # ID5 answered: nothing applied, nothing unknown
+    assert waiting.next_attempt_at > timezone.now() and waiting.unknown_send_at is None
+    assert waiting.last_error.startswith(("Will retry at", "Deferred until"))
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_PROGRESS
+
+    settle()
+    assert job(case, Vendor.ID5, "delete").status == JobStatus.COMPLETE
+    assert not AuditEvent.objects.filter(action="job.reconciled").exists()
+    assert counter(vendor_sandbox, "id5.create_deletion") == 2
+    assert len(control(vendor_sandbox, "state")["id5_requests"]) == 1
+
+
+def test_id5_outage_keeps_retrying_past_the_attempt_limit(submitted, vendor_sandbox):
+    fault(vendor_sandbox, vendor="id5", operation="create_deletion", kind="5xx", count=-1)
+    case = submitted(actions=["delete"], vendors=["id5"])
+    settle(tasks.MAX_SEND_ATTEMPTS + 2)
+    waiting = job(case, Vendor.ID5, "delete")
+    case.refresh_from_db()
+    assert waiting.attempts == tasks.MAX_SEND_ATTEMPTS + 3
+    assert (waiting.status, case.status) == (JobStatus.PENDING, CaseStatus.IN_PROGRESS)
+    assert waiting.next_attempt_at - timezone.now() > dt.timedelta(minutes=30)  # backed off
+
+    vendor_sandbox.clear_faults()
+    settle(1)
+    assert job(case, Vendor.ID5, "delete").status == JobStatus.COMPLETE
+
+
+@pytest.mark.parametrize(("kind", "applied"), [("timeout", False), ("drop", False),
+                                               ("drop_after", True), ("malformed", True)])
+def test_id5_unknown_outcome_is_resent_once_the_next_utc_day(
+    submitted, vendor_sandbox, settings, kind, applied
+):
     settings.VENDOR_READ_TIMEOUT = 1
     fault(vendor_sandbox, vendor="id5", operation="create_deletion", kind=kind,
           delay=2 if kind == "timeout" else 0)
     case = submitted(actions=["delete"], vendors=["id5"])
-    settle()
-    id5_job = job(case, Vendor.ID5, "delete")
+    assert job(case, Vendor.ID5, "delete").status == JobStatus.SENDING
+    tasks.send_pending_jobs()  # reconciles: ID5 cannot be searched
+
+    waiting = job(case, Vendor.ID5, "delete")
+    assert waiting.status == JobStatus.PENDING and waiting.unknown_send_at
+    assert waiting.next_attempt_at == next_utc_midnight(waiting.unknown_send_at)
+    assert "Outcome unknown" in waiting.last_error
     case.refresh_from_db()
-    assert id5_job.status in (JobStatus.COMPLETE, JobStatus.MANUAL)
-    if id5_job.status == JobStatus.MANUAL:
-        assert case.status == CaseStatus.ACTION_REQUIRED and id5_job.last_error
-    else:
-        assert case.status == CaseStatus.COMPLETED
-    assert counter(vendor_sandbox, "id5.create_deletion") <= 1 + (kind in ("5xx", "drop"))
+    assert case.status == CaseStatus.IN_PROGRESS  # not handed to an officer
+
+    _next_utc_day(vendor_sandbox)
+    settle()
+    case.refresh_from_db()
+    assert job(case, Vendor.ID5, "delete").status == JobStatus.COMPLETE
+    assert case.status == CaseStatus.COMPLETED
+    assert counter(vendor_sandbox, "id5.create_deletion") == 2
+    # One request at ID5, or a harmless second one on the next day if the first had arrived.
+    assert len(control(vendor_sandbox, "state")["id5_requests"]) == 1 + applied
+
+
+def test_id5_resend_without_an_answer_either_goes_to_an_officer(
+    submitted, vendor_sandbox, settings
+):
+    fault(vendor_sandbox, vendor="id5", operation="create_deletion", kind="drop", count=2)
+    case = submitted(actions=["delete"], vendors=["id5"])
+    tasks.send_pending_jobs()
+    _next_utc_day(vendor_sandbox)
+    tasks.send_pending_jobs()  # the resend: dropped too
+    tasks.send_pending_jobs()  # reconciles it
+
+    flagged = job(case, Vendor.ID5, "delete")
+    case.refresh_from_db()
+    assert flagged.status == JobStatus.MANUAL
+    assert "and its automatic resend both went unanswered" in flagged.last_error
+    assert case.status == CaseStatus.ACTION_REQUIRED
+    assert counter(vendor_sandbox, "id5.create_deletion") == 2
+
+
+def test_adobe_5xx_is_retried_not_reconciled(submitted, vendor_sandbox):
+    fault(vendor_sandbox, vendor="adobe_privacy", operation="create_jobs", kind="5xx")
+    case = submitted(actions=["access"], vendors=["adobe_privacy"])
+    waiting = job(case)
+    assert waiting.status == JobStatus.PENDING and waiting.next_attempt_at > timezone.now()
+    assert "Will retry at" in waiting.last_error and "HTTP 503" in waiting.last_error
+
+    settle()
+    assert job(case).status == JobStatus.COMPLETE
+    assert not AuditEvent.objects.filter(action="job.reconciled").exists()
+    assert len(control(vendor_sandbox, "state")["privacy_jobs"]) == 1
 
 
 def test_id5_daily_limit_defers_the_second_request_visibly(submitted, vendor_sandbox):

@@ -171,11 +171,12 @@ def test_aep_error_body_becomes_an_actionable_message(client: AdobeHygieneClient
         "Header x-sandbox-name is required (HTTP 400)")
 
 
-def test_hygiene_outage_on_create_is_transient_and_maybe_sent(
+def test_hygiene_outage_on_create_is_transient_and_not_applied(
         client: AdobeHygieneClient, ims: responses.RequestsMock) -> None:
     ims.post(WORKORDER, status=503, body="Service Unavailable")
     with pytest.raises(TransientError) as caught:
         client.create_work_order(dataset_id="ds", display_name="Cleanup",
                                  identities=[NamespaceIds("email", ("a@example.com",))])
-    assert caught.value.maybe_sent
+    # Adobe answered 503: no work order was created, so it is retried, not reconciled.
+    assert (caught.value.retryable, caught.value.maybe_sent) == (True, False)
     assert len(hygiene_calls(ims)) == 1

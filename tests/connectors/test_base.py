@@ -161,6 +161,8 @@ def test_a_failing_attempt_hook_does_not_fail_the_vendor_call(
         (429, RateLimited, None),
         (500, TransientError, None),
         (502, TransientError, None),
+        (503, TransientError, None),
+        (504, TransientError, None),
     ],
 )
 @responses.activate
@@ -171,7 +173,8 @@ def test_http_errors_map_to_typed_errors_on_post(status: int, error_class: type,
     assert caught.value.status == status
     assert caught.value.code == code
     assert f"(HTTP {status})" in caught.value.message
-    assert caught.value.maybe_sent is (status >= 500)
+    # The vendor answered: refused, not applied. Only a gateway's 504 leaves the outcome unknown.
+    assert caught.value.maybe_sent is (status == 504)
     assert len(responses.calls) == 1  # a POST is never resent on an HTTP error
 
 

@@ -618,10 +618,12 @@ def arm(sandbox: SandboxServer, kind: str, vendor: str, operation: str, *, count
 
 
 def expected_error(kind: str, code: str | None, retry_after: int) -> tuple[type, dict[str, Any]]:
-    """The error a fault that lasts every try must raise (connectors/README.md, typed errors)."""
+    """The error a fault that lasts every try must raise (connectors/README.md, typed errors).
+    A 5xx or 429 is the vendor's answer that nothing was applied: retried, never reconciled.
+    Only a send left without an answer (timeout, drop, unreadable body) may have been applied."""
     transport = {"maybe_sent": True, "status": None, "retry_after": None}
     return {
-        "5xx": (TransientError, {"maybe_sent": True, "status": 503, "code": code,
+        "5xx": (TransientError, {"maybe_sent": False, "status": 503, "code": code,
                                  "retry_after": None}),
         "429": (RateLimited, {"maybe_sent": False, "status": 429, "code": code,
                               "retry_after": float(retry_after)}),

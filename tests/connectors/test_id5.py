@@ -252,7 +252,21 @@ def test_every_row_of_the_id5_error_table(client: ID5Client, row: str, operation
     assert (error.status, error.code) == (status, code)
     assert error.message.startswith("ID5: ")
     assert TOKEN not in everything_printed(error)
-    assert error.maybe_sent is (error_class is TransientError)
+    assert error.maybe_sent is False  # ID5 answered: whatever it said, nothing was applied
+
+
+@pytest.mark.parametrize(("status", "maybe_sent"), [(500, False), (503, False), (504, True)])
+@responses.activate
+def test_deletion_5xx_is_refused_not_applied_except_a_gateway_timeout(
+        client: ID5Client, status: int, maybe_sent: bool) -> None:
+    responses.post(DELETION, status=status, json={"error": {
+        "code": "internal_id5_error", "type": "api_error", "message": "Internal error id: 1"}})
+    with pytest.raises(TransientError) as caught:
+        client.request_deletion(DeletionRequest("GDPR", partner_uid="crm-1"))
+    # ID5 answered: the request was not applied and is retried, never handed to reconciliation;
+    # a gateway's 504 means the backend may still apply it.
+    assert (caught.value.retryable, caught.value.maybe_sent) == (True, maybe_sent)
+    assert len(responses.calls) == 1
 
 
 @responses.activate
