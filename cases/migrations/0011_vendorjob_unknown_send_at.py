@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0009_notes_attachments'),
+        ('cases', '0010_verification'),
     ]
 
     operations = [
