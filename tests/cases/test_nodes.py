@@ -133,7 +133,7 @@ def open_cases(n: int, tag: str) -> list[int]:
                         {"namespace": "partnerUid", "value": f"crm-{tag}-{i}"}],
             received_at=timezone.now() - dt.timedelta(days=1),
             vendors=["adobe_privacy", "id5"])
-        case = services.verify_identity(case, actor=ACTOR)
+        case = services.verify_identity(case, actor=ACTOR, method="ticketing_system")
         services.submit_case(case, actor=ACTOR)
         ids.append(case.pk)
     return ids
