@@ -7,6 +7,7 @@ exactly as a browser's authenticator would, so py_webauthn verifies real signatu
 
 import base64
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -412,6 +414,15 @@ def test_a_key_cannot_sign_in_without_the_password(client, officer):
 def test_an_operator_can_reset_a_users_devices(officer):
     _app(officer)
     two_factor.regenerate_recovery_codes(officer, actor=Actor.for_user(officer))
-    assert two_factor.remove_all_devices(officer, actor=Actor.system("tests")) == 2
+    out = io.StringIO()
+    call_command("reset_two_factor", officer.username, stdout=out)
+    assert out.getvalue().strip() == f"Removed 2 device(s) of user {officer.pk}."
     assert not TOTPDevice.objects.filter(user=officer).exists()
     assert not StaticDevice.objects.filter(user=officer).exists()
+    removed = AuditEvent.objects.filter(action="auth.2fa_device_removed")
+    assert {event.actor_label for event in removed} == {"manage.py reset_two_factor"}
+
+
+def test_resetting_an_unknown_user_says_so(db):
+    with pytest.raises(CommandError, match="No user named 'nobody'"):
+        call_command("reset_two_factor", "nobody")
