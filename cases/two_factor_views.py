@@ -91,7 +91,11 @@ def totp_view(request: HttpRequest) -> HttpResponse:
             if two_factor.recovery_codes_left(request.user) == 0:
                 return _recovery_codes_page(request)
             return HttpResponseRedirect(reverse("two_factor:index"))
-        form.add_error("token", "That code is not right. Check the app's clock and try again.")
+        form.add_error(
+            "token",
+            "That code is not right. Check the app's clock and try again; after a wrong code "
+            "each try waits a little longer.",
+        )
     return _page(request, "totp.html", "Add an authenticator app", enrolment=enrolment, form=form)
 
 
