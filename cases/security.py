@@ -121,6 +121,8 @@ class WebAuthnHelper(BaseWebAuthnHelper):
             if user is not None:
                 two_factor.record_failure(user, method="webauthn", actor=Actor.for_user(user))
             raise
-        record("auth.2fa_verified", actor=Actor.for_user(user), obj=device,
-               details={"kind": "webauthn"})
+        actor = Actor.for_user(user)
+        record("auth.2fa_verified", actor=actor, obj=device, details={"kind": "webauthn"})
+        # A new session key for the now stronger session, as after the password (fixation).
+        self.request.session.cycle_key()
         return device

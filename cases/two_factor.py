@@ -132,13 +132,14 @@ def verify_code(user, token: str, *, actor: Actor) -> Device | None:
     django-otp throttles each device after failures and refuses a TOTP code already used.
     """
     token = "".join(token.split()).lower()
-    models = [TOTPDevice] if token.isdigit() else [StaticDevice]
-    for model in models:
-        for device in model.objects.devices_for_user(user, confirmed=True).select_for_update():
-            if device.verify_token(token):
-                record("auth.2fa_verified", actor=actor, obj=device,
-                       details={"kind": device_kind(device)})
-                return device
+    # An app shows 6 digits; recovery codes are 8 letters and digits (django-otp's random_token).
+    model = TOTPDevice if len(token) == 6 and token.isdigit() else StaticDevice
+    for device in model.objects.devices_for_user(user, confirmed=True).select_for_update():
+        if device.verify_token(token):
+            record(
+                "auth.2fa_verified", actor=actor, obj=device, details={"kind": device_kind(device)}
+            )
+            return device
     record_failure(user, method="code", actor=actor)
     return None
 

@@ -86,6 +86,7 @@ def totp_view(request: HttpRequest) -> HttpResponse:
         actor = Actor.for_user(request.user)
         if two_factor.confirm_totp(enrolment.device, form.cleaned_data["token"], actor=actor):
             if not is_strongly_authenticated(request):
+                request.session.cycle_key()
                 otp_login(request, enrolment.device)
             messages.success(request, "Authenticator app added.")
             if two_factor.recovery_codes_left(request.user) == 0:
