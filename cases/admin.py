@@ -23,6 +23,8 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases import (
     admin_search,
@@ -1171,3 +1173,10 @@ class ResultFileAdmin(ReadOnlyAdmin):
     @admin.display(description="Case", ordering="case__reference")
     def case_link(self, result: ResultFile) -> SafeString | str:
         return _case_link(result.case_id, result.case.reference)
+
+
+# Staff devices are managed on the audited 2FA pages (cases/two_factor_views.py), not here: the
+# default device pages would change them unaudited.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)

@@ -76,6 +76,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
     "django_q",
+    # Two-factor sign-in for staff (cases.security, cases.two_factor): authenticator apps,
+    # recovery codes and WebAuthn security keys/passkeys, all django-otp devices.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "cases",
     "connectors",
 ]
@@ -88,6 +94,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(), then the gate that keeps /admin/ behind a second factor.
+    "django_otp.middleware.OTPMiddleware",
+    "cases.security.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -160,6 +169,28 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
 LOGIN_URL = "admin:login"
+
+# Two-factor sign-in (README "Security"). Staff with a device always give a second factor after
+# the password; with REQUIRE_2FA, staff without one are sent to enrolment and reach no other admin
+# page. Off in the DEBUG demo (and under the test runner) so `make demo` keeps a one-step login.
+REQUIRE_2FA = env.bool("REQUIRE_2FA", default=not DEV_DEFAULTS)
+OTP_TOTP_ISSUER = "Privacy Desk"
+# The device admin pages would show TOTP secrets; devices are managed on the 2FA pages instead.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# WebAuthn (django-otp-webauthn): keys are bound to WEBAUTHN_RP_ID (this site's host name) and
+# signed for WEBAUTHN_ORIGINS. Empty: both are taken from the request's own host, which Django
+# has already checked against ALLOWED_HOSTS. A key works as a second factor only (no passwordless
+# login: the password step keeps its checks).
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[])
+OTP_WEBAUTHN_RP_NAME = "Privacy Desk"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "cases.security.webauthn_rp_id"
+OTP_WEBAUTHN_HELPER_CLASS = "cases.security.WebAuthnHelper"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = WEBAUTHN_ORIGINS
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+# otp_webauthn.E030 asks for a fixed origin list; cases.security.WebAuthnHelper falls back to the
+# request's own origin instead.
+SILENCED_SYSTEM_CHECKS = [] if WEBAUTHN_ORIGINS else ["otp_webauthn.E030"]
 
 # Vendors (see connectors/README.md). A vendor whose credentials are empty is "not configured".
 ADOBE_IMS_TOKEN_URL = env.str(

@@ -7,6 +7,12 @@ from config.views import favicon
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("favicon.ico", favicon, name="favicon"),
+    # Staff 2FA pages and the WebAuthn ceremony (cases/two_factor_views.py), before the admin.
+    path(
+        "admin/two-factor/webauthn/",
+        include("django_otp_webauthn.urls", namespace="otp_webauthn"),
+    ),
+    path("admin/two-factor/", include("cases.two_factor_views")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api.urls")),
     path("portal/", include("cases.portal")),
