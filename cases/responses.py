@@ -24,6 +24,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -303,7 +305,8 @@ def send(case: Case, *, actor: Actor) -> ResponsePackage:
         "token_id": row.pk, "message_id": message_id, "expires_at": row.expires_at.isoformat(),
         "max_downloads": package.max_downloads,
     })
-    webhooks.response_event(case, webhooks.RESPONSE_SENT, response_state(case))
+    webhooks.response_event(case, webhooks.RESPONSE_SENT,
+                            response_state(Case.objects.get(pk=case.pk)))
     return package
 
 
@@ -362,17 +365,32 @@ def was_sent(case: Case) -> bool:
 # --------------------------------------------------------------------------- what it looks like
 
 
+def with_response_state(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """`cases` with what `response_state` reads, in the same query (lists stay constant)."""
+    newest = PortalToken.objects.filter(case=OuterRef("pk"), purpose=TokenPurpose.RESPONSE)
+    counted = (ResponseDownload.objects.filter(package__case=OuterRef("pk")).order_by()
+               .values("package__case").annotate(n=Count("pk")).values("n"))
+    return cases.select_related("response_package").annotate(
+        response_expires_at=Subquery(newest.order_by("-created_at", "-id")
+                                     .values("expires_at")[:1]),
+        response_downloads=Coalesce(Subquery(counted), 0),
+    )
+
+
 def response_state(case: Case) -> dict | None:
     """The API's `response`: sent_at, expires_at (of the newest link), downloads; None unsent."""
-    package = package_of(case)
-    if package is None or package.sent_at is None:
+    try:
+        package = case.response_package
+    except ResponsePackage.DoesNotExist:
         return None
-    token = package.current_token()
-    return {
-        "sent_at": package.sent_at,
-        "expires_at": token.expires_at if token else None,
-        "downloads": package.downloads.count(),
-    }
+    if package.sent_at is None:
+        return None
+    if hasattr(case, "response_downloads"):
+        expires_at, downloads = case.response_expires_at, case.response_downloads
+    else:
+        token = package.current_token()
+        expires_at, downloads = (token.expires_at if token else None), package.downloads.count()
+    return {"sent_at": package.sent_at, "expires_at": expires_at, "downloads": downloads}
 
 
 def token_downloads(token: PortalToken) -> int:
@@ -446,8 +464,8 @@ def claim_download(token: str) -> Lookup:
         "download": used, "max_downloads": package.max_downloads, "sha256": package.sha256,
     })
     if first:
-        webhooks.response_event(package.case, webhooks.RESPONSE_DOWNLOADED,
-                                response_state(package.case))
+        case = Case.objects.get(pk=package.case_id)
+        webhooks.response_event(case, webhooks.RESPONSE_DOWNLOADED, response_state(case))
     return lookup
 
 

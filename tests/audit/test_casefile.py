@@ -42,7 +42,8 @@ def answered_case(make_case, system_actor, settings, tmp_path):
                            sha256=hashlib.sha256(data).hexdigest(), entries=[{"name": "a.json"}])
     case.refresh_from_db()
     assert case.status == CaseStatus.COMPLETED
-    return services.close(case, actor=system_actor)
+    return services.close(case, actor=system_actor,
+                          delivered_out_of_band="Sent by post on 2 January 2027")
 
 
 def open_zip(data: bytes) -> zipfile.ZipFile:
@@ -261,3 +262,25 @@ def test_summary_says_how_the_subject_was_verified_and_told_without_the_text(
     # The officer's reasons are the case's own record; evidence and notice notes are not.
     for secret in ("Passport 123", "Phoned on Monday"):
         assert secret not in html
+
+
+def test_case_file_holds_the_sent_manifest_and_the_deletion_confirmation(
+    ready_case, system_actor, officer
+):
+    from cases import responses
+
+    responses.prepare(ready_case, actor=system_actor)
+    package = responses.send(ready_case, actor=system_actor)
+
+    archive = case_file(ready_case, officer)
+
+    assert {"response/MANIFEST.csv", "deletion_confirmation.html"} <= set(archive.namelist())
+    rows = read_csv(archive, "response/MANIFEST.csv")
+    assert rows[0] == ["path", "size", "sha256"]
+    assert {(r["path"], r["sha256"]) for r in package.manifest} == {
+        (path, sha) for path, _, sha in rows[1:]}
+    letter = archive.read("deletion_confirmation.html").decode()
+    assert letter == package.deletion_confirmation
+    assert "a8b6ccc4ee35ddaf5a5bb0f5c696dbd3" in letter and "adobe-del-job-1" in letter
+    sums = archive.read("SHA256SUMS").decode()
+    assert "response/MANIFEST.csv" in sums and "deletion_confirmation.html" in sums
