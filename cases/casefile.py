@@ -36,6 +36,7 @@ from cases.models import (
     Message,
     Note,
     OutOfBandNotice,
+    ResponseDownload,
     ResponsePackage,
     ResultFile,
     VendorJob,
@@ -154,6 +155,9 @@ def summary_context(
             .order_by("queued_at", "pk")
         ),
         "notices": list(OutOfBandNotice.objects.filter(case=case).defer("note")),
+        # The response: when it was sent, the package's hash, each download.
+        "response_package": ResponsePackage.objects.filter(case=case).first(),
+        "response_downloads": list(ResponseDownload.objects.filter(package__case=case)),
         "attachments": list(Attachment.objects.filter(case=case).select_related("job")),
         "decisions": list(events.filter(action__in=DECISION_ACTIONS).order_by("seq")),
         "event_count": events.count(),

@@ -158,7 +158,8 @@ def response(request: HttpRequest, token: str) -> HttpResponse:
     used = responses.token_downloads(lookup.token)
     return _page(request, "response.html", package=package, token=lookup.token,
                  expires=timezone.localdate(lookup.token.expires_at),
-                 left=package.max_downloads - used)
+                 left=package.max_downloads - used,
+                 has_report=any(row["path"] == "report.html" for row in package.manifest))
 
 
 @csrf_exempt  # the stock check cannot work with no-referrer: portal_csrf does it instead

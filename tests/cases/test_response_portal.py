@@ -198,3 +198,27 @@ def test_webhooks_for_sent_and_first_download_only(client, ready_case, system_ac
     assert sent_payload["response"]["downloads"] == 0
     assert downloaded["response"]["downloads"] == 1 and downloaded["id"] == ready_case.pk
     assert "ada" not in str(events).lower() and "/portal/" not in str(events)
+
+
+def test_a_delete_case_delivers_its_deletion_confirmation_through_the_link(
+    client, make_case, system_actor, settings, tmp_path
+):
+    import io
+    import zipfile
+
+    from tests.conftest import submitted_with_jobs
+
+    settings.MEDIA_ROOT, settings.PUBLIC_BASE_URL = tmp_path, "https://desk.example.org"
+    case = submitted_with_jobs(make_case(actions=["delete"], vendors=["id5"]), system_actor,
+                               default="complete")
+    responses.prepare(case, actor=system_actor)
+    responses.send(case, actor=system_actor)
+    link = next(w for w in case.messages.get(kind="response").body.split()
+                if "/portal/response/" in w).removeprefix("https://desk.example.org")
+
+    page = client.get(link).content.decode()
+    data = b"".join(download(client, link).streaming_content)
+
+    assert "deletion_confirmation.html" in page and "report.html" not in page
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert sorted(names) == ["MANIFEST.csv", "deletion_confirmation.html"]
