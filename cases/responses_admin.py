@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 
 from cases import responses
 from cases.audit import Actor, record
-from cases.choices import ResponseStatus, TokenPurpose
+from cases.choices import ResponseStatus, TokenPurpose, TokenState
 from cases.forms import StepForm
 from cases.models import Case, ResponseDownload
 
@@ -65,6 +65,7 @@ def describe(case: Case) -> SafeString:
         "package": package,
         "token": token,
         "token_state": token.state() if token else "",
+        "token_state_label": TokenState(token.state()).label.lower() if token else "",
         "downloads": downloads,
         "used": used,
         "left": max(package.max_downloads - used, 0) if package else 0,

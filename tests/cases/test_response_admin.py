@@ -112,3 +112,14 @@ def test_a_new_case_offers_no_response_step(client, officer, make_case):
     assert "Not prepared yet." in page
     refused = client.post(step_url("prepare_response", case), follow=True)
     assert "once the vendors have answered" in refused.content.decode()
+
+
+def test_the_response_line_says_when_the_link_was_revoked(client, officer, ready_case):
+    client.force_login(officer)
+    client.post(step_url("prepare_response", ready_case))
+    client.post(step_url("send_response", ready_case))
+    client.post(step_url("revoke_response", ready_case))
+
+    page = client.get(case_url(ready_case)).content.decode()
+
+    assert "Link revoked: 0 of 5 downloads used." in page and "5 left" not in page
