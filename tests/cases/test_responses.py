@@ -309,3 +309,35 @@ def test_flatten_reads_nested_json():
 def test_vendor_zip_helper_is_real_shaped():
     archive = zipfile.ZipFile(io.BytesIO(vendor_zip({"Profile": None, "Analytics": {"a": 1}})))
     assert archive.namelist() == ["Profile/", "Analytics/", "Analytics/data.json"]
+
+
+def test_report_reads_the_vendor_sandboxs_own_result_zip(ready_case, system_actor):
+    """The ZIP the sandbox serves (connectors/sandbox/zips.py), one product without data."""
+    import time
+
+    from connectors.sandbox.catalog import PRODUCTS, PRVCY_NOT_FOUND, PRVCY_SUCCESS
+    from connectors.sandbox.progress import Progress
+    from connectors.sandbox.state import PrivacyJob
+    from connectors.sandbox.zips import build_result_zip
+
+    codes = ["analytics", "profileservice", "aepdatalake", "identity", "cjm"]
+    job = PrivacyJob(
+        job_id="sandbox-job-1", request_id="req-1", org_id="ORG@AdobeOrg",
+        user_key=ready_case.reference, action="access",
+        user_ids=[{"namespace": "email", "value": "ada.lovelace@example.org"}],
+        products=[PRODUCTS[c] for c in codes], regulation="gdpr", submitted_by="tests",
+        outcome="", progress=Progress(path=["complete"], created=time.time()),
+    )
+    data = build_result_zip(job, [(PRODUCTS[c], PRVCY_NOT_FOUND if c == "cjm" else
+                                   PRVCY_SUCCESS) for c in codes])
+    result = ready_case.results.get()
+    with open(result.file.path, "wb") as handle:
+        handle.write(data)
+
+    html = report_html(responses.prepare(ready_case, actor=system_actor))
+
+    assert "attributes › loyaltyTier" in html and "<td>gold</td>" in html
+    assert "rows › 1 › datasetId" in html and "graph › edges" in html
+    assert "hits › 1 › reportSuite" in html and "sandbox.prod" in html
+    assert "Adobe Journey Optimizer holds no data about you" in html
+    assert "ada.lovelace@example.org" not in html
