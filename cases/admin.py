@@ -31,6 +31,7 @@ from cases import (
     audit_views,
     deadlines,
     notes_admin,
+    responses_admin,
     routing,
     services,
     verification,
@@ -378,6 +379,7 @@ class CaseAdmin(ServiceWritesAdmin):
                 ]
             },
         ),
+        ("Response", {"fields": ["response_info"]}),
         (
             "Routing",
             {
@@ -430,6 +432,10 @@ class CaseAdmin(ServiceWritesAdmin):
     @admin.display(description="Verification")
     def verification_info(self, case: Case) -> str:
         return verification.describe(case)
+
+    @admin.display(description="Response")
+    def response_info(self, case: Case) -> SafeString:
+        return responses_admin.describe(case)
 
     @admin.display(description="Acknowledgement")
     def acknowledgement_info(self, case: Case) -> SafeString | str:
@@ -598,7 +604,21 @@ class CaseAdmin(ServiceWritesAdmin):
                 name="cases_case_attachment_download",
             )
         )
+        urls += [
+            path("<path:object_id>/response/", wrap(self.response_view),
+                 name="cases_case_response"),
+            path("<path:object_id>/response/report/", wrap(self.response_report_view),
+                 name="cases_case_response_report"),
+        ]
         return [*urls, *audit_views.case_admin_urls(self.admin_site), *super().get_urls()]
+
+    def response_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        case = self.get_object(request, unquote(object_id))
+        return responses_admin.preview_view(self, request, case)
+
+    def response_report_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        case = self.get_object(request, unquote(object_id))
+        return responses_admin.report_view(self, request, case)
 
     @method_decorator(sensitive_post_parameters(admin_search.SEARCH_PARAM))  # error reports
     def search_view(self, request: HttpRequest) -> HttpResponse:

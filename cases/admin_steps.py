@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from cases import deadlines, notes, services, verification
+from cases import deadlines, notes, responses, responses_admin, services, verification
 from cases.audit import Actor
 from cases.choices import (
     CASE_CLOCK_RUNNING,
@@ -32,6 +32,7 @@ from cases.choices import (
     Action,
     CaseStatus,
     JobStatus,
+    ResponseStatus,
     TokenPurpose,
     VerificationMethod,
 )
@@ -278,6 +279,7 @@ register_step(
             case,
             actor=given.actor,
             note=given.data["note"],
+            delivered_out_of_band=given.data.get("delivered_out_of_band", ""),
             confirm_failed_deletes=given.data.get("confirm_failed_deletes", False),
             failed_delete_reason=given.data.get("failed_delete_reason", ""),
         ),
@@ -286,8 +288,10 @@ register_step(
         explain=_explain_failed_deletes,
         explain_title="Failed deletes",
         intro="Closing records that the response has been delivered to the subject: the "
-        "request is answered. A closed case cannot be reopened, reassigned or changed. "
-        "A case whose delete failed closes only with your confirmation and a reason.",
+        "request is answered. It needs a response sent through the portal (Send response) or "
+        "your note of how it was delivered another way. A closed case cannot be reopened, "
+        "reassigned or changed. A case whose delete failed closes only with your confirmation "
+        "and a reason.",
     )
 )
 
@@ -397,5 +401,74 @@ register_step(
         form=NoteForm,
         unavailable=lambda case: f"the case is {case.get_status_display().lower()}; "
         "an ended case is not changed.",
+    )
+)
+
+
+# --- The response -----------------------------------------------------------------------------
+
+
+def _response_status(case: Case) -> str:
+    package = responses.package_of(case)
+    return package.status if package else ""
+
+
+register_step(
+    CaseStep(
+        name="prepare_response",
+        label="Prepare response",
+        done="response prepared: review it from the Response line",
+        run=lambda case, given: responses.prepare(case, actor=given.actor),
+        shown=lambda case, user: case.status in responses.PREPARABLE
+        and _response_status(case) in ("", ResponseStatus.DRAFT),
+        unavailable=lambda case: "a response is prepared once the vendors have answered, "
+        "and only until it is sent.",
+    )
+)
+register_step(
+    CaseStep(
+        name="leave_out",
+        label="Leave a file out of the response",
+        done="response prepared again without that file",
+        run=lambda case, given: responses.leave_out(
+            case, actor=given.actor, key=given.data["file"], reason=given.data["reason"]
+        ),
+        shown=lambda case, user: responses_admin.has_draft(case),
+        form=responses_admin.LeaveOutForm,
+        intro="The file is left out of the package and of report.html; your reason is kept on "
+        "the case for officers, and the audit trail records which file.",
+        unavailable=lambda case: "there is no draft response package.",
+    )
+)
+register_step(
+    CaseStep(
+        name="send_response",
+        label="Send response",
+        done="response sent: the subject is emailed their personal link",
+        run=lambda case, given: responses.send(case, actor=given.actor),
+        shown=lambda case, user: responses_admin.has_draft(case),
+        unavailable=lambda case: "there is no draft response package to send.",
+    )
+)
+register_step(
+    CaseStep(
+        name="revoke_response",
+        label="Revoke response link",
+        done="response link revoked",
+        run=lambda case, given: responses.revoke(case, actor=given.actor),
+        shown=lambda case, user: responses_admin.live_link(case),
+        unavailable=lambda case: "no response link works.",
+    )
+)
+register_step(
+    CaseStep(
+        name="reissue_response",
+        label="Re-issue response link",
+        done="response link re-issued: the subject is emailed a new link, the old one stops "
+        "working",
+        run=lambda case, given: responses.reissue(case, actor=given.actor),
+        shown=lambda case, user: _response_status(case) in (
+            ResponseStatus.SENT, ResponseStatus.REVOKED),
+        unavailable=lambda case: "the response has not been sent.",
     )
 )

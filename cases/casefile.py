@@ -4,9 +4,10 @@ It holds a human-readable summary (summary.html, self-contained: no scripts, no 
 with the officers' notes and the list of attachments),
 the case's timeline from the audit trail (timeline.csv), its vendor jobs (vendor_jobs.csv), a
 manifest of its result files with their SHA-256 (results_manifest.csv; the files themselves stay
-behind their audited download), the chain head it was cut at (chain_head.txt), and SHA256SUMS
-over all of these. The summary names the subject, as the case page does; the audit event that
-records the case file holds only ids and hashes.
+behind their audited download), the sent response's manifest (response/MANIFEST.csv) and, for a
+delete, the deletion confirmation (deletion_confirmation.html), the chain head it was cut at
+(chain_head.txt), and SHA256SUMS over all of these. The summary names the subject, as the case
+page does; the audit event that records the case file holds only ids and hashes.
 """
 
 import csv
@@ -23,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from cases.audit import Actor, ChainHead, record
+from cases.choices import Action
 from cases.exports import Echo, ExportFilter, neutralise, prepare_export
 from cases.metrics import responded_at
 from cases.models import (
@@ -34,6 +36,8 @@ from cases.models import (
     Message,
     Note,
     OutOfBandNotice,
+    ResponseDownload,
+    ResponsePackage,
     ResultFile,
     VendorJob,
 )
@@ -151,6 +155,9 @@ def summary_context(
             .order_by("queued_at", "pk")
         ),
         "notices": list(OutOfBandNotice.objects.filter(case=case).defer("note")),
+        # The response: when it was sent, the package's hash, each download.
+        "response_package": ResponsePackage.objects.filter(case=case).first(),
+        "response_downloads": list(ResponseDownload.objects.filter(package__case=case)),
         "attachments": list(Attachment.objects.filter(case=case).select_related("job")),
         "decisions": list(events.filter(action__in=DECISION_ACTIONS).order_by("seq")),
         "event_count": events.count(),
@@ -207,6 +214,21 @@ def build_case_file(case: Case, *, actor: Actor) -> CaseFile:
         raise
 
 
+def _add_response(archive: _Zip, case: Case) -> None:
+    """The sent package's manifest (response/MANIFEST.csv: path, size, SHA-256 of what the
+    subject received) and, for a delete, the deletion confirmation as sent (or, before sending,
+    as it reads now)."""
+    from cases import report, responses
+
+    package = ResponsePackage.objects.filter(case=case, sent_at__isnull=False).first()
+    if package is not None:
+        archive.add("response/MANIFEST.csv", [responses.manifest_csv(package)])
+    if package is not None and package.deletion_confirmation:
+        archive.add("deletion_confirmation.html", [package.deletion_confirmation])
+    elif Action.DELETE in case.action_list:
+        archive.add("deletion_confirmation.html", [report.render_deletion_confirmation(case)])
+
+
 def _build(case: Case, out: IO[bytes], *, actor: Actor) -> CaseFile:
     case = Case.objects.select_related("api_client").get(pk=case.pk)  # never a stale copy
     generated_at = timezone.now()
@@ -217,6 +239,7 @@ def _build(case: Case, out: IO[bytes], *, actor: Actor) -> CaseFile:
     archive.add("timeline.csv", timeline.lines())
     archive.add("vendor_jobs.csv", _csv(JOB_COLUMNS, _job_rows(case)))
     archive.add("results_manifest.csv", _csv(RESULT_COLUMNS, _result_rows(case)))
+    _add_response(archive, case)
     archive.add(
         "chain_head.txt", [_chain_head_text(case, timeline.head, timeline.count, generated_at)]
     )

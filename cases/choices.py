@@ -306,3 +306,11 @@ class TokenState(models.TextChoices):
     EXPIRED = "expired", "Expired"
     USED = "used", "Already used"
     REVOKED = "revoked", "Revoked"
+
+
+class ResponseStatus(models.TextChoices):
+    """Where the response package is: regenerated freely as a draft, frozen once sent."""
+
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    REVOKED = "revoked", "Link revoked"

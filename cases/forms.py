@@ -196,11 +196,18 @@ class CloseForm(StepForm):
     confirmation and reason (`services.close` refuses such a case without them)."""
 
     note = forms.CharField(
-        label="Delivery note",
+        label="Closing note",
         widget=_REASON_WIDGET,
         required=False,
-        help_text="Optional: how and when the response reached the subject, e.g. "
-        "'sent by post on 2 January 2027'. Kept on the case with its closing.",
+        help_text="Optional: anything to keep on the case with its closing.",
+    )
+    delivered_out_of_band = forms.CharField(
+        label="Response delivered another way",
+        widget=_REASON_WIDGET,
+        required=False,
+        help_text="Required when no response was sent through the portal (Send response): how "
+        "and when the response reached the subject, e.g. 'handed over in person on 2 January "
+        "2027'. Kept encrypted on the case; the audit trail records only that it was given.",
     )
     confirm_failed_deletes = forms.BooleanField(
         label="Close although a delete failed",
@@ -221,6 +228,12 @@ class CloseForm(StepForm):
         if not any(services.failed_deletes(case) for case in self.cases):
             del self.fields["confirm_failed_deletes"]
             del self.fields["failed_delete_reason"]
+        from cases import responses
+
+        if self.cases and all(responses.was_sent(case) for case in self.cases):
+            self.fields["delivered_out_of_band"].help_text = (
+                "Optional: the response was sent through the portal."
+            )
 
     def clean(self) -> dict[str, Any]:
         # The service checks this per case too; here it stops a bulk close before any case moves.

@@ -29,6 +29,7 @@ from cases.choices import (
     MessageStatus,
     Regulation,
     RejectionReason,
+    ResponseStatus,
     ResultStatus,
     TokenPurpose,
     TokenState,
@@ -728,3 +729,72 @@ class OutOfBandNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} told another way"
+
+
+def response_upload_to(instance: "ResponsePackage", filename: str) -> str:
+    # A random name: never guessable, and the storage is never served by URL (the portal and the
+    # officers' preview stream it through audited views).
+    return f"responses/{uuid.uuid4().hex}.zip"
+
+
+class ResponsePackage(models.Model):
+    """What the subject receives: a ZIP with report.html and/or deletion_confirmation.html, the
+    vendors' files, the attachments chosen and MANIFEST.csv. Regenerated freely while a draft;
+    sending freezes it (its SHA-256 is recorded). Retention purges the file and keeps the
+    hash and the manifest as proof."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="response_package")
+    status = models.CharField(
+        max_length=10, choices=ResponseStatus.choices, default=ResponseStatus.DRAFT
+    )
+    file = models.FileField(upload_to=response_upload_to, max_length=255, blank=True)
+    sha256 = models.CharField("SHA-256", max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    manifest = models.JSONField(
+        default=list, blank=True, help_text="One row per file: path, size, sha256, source."
+    )
+    exclusions = models.JSONField(
+        default=list, blank=True,
+        help_text="Files left out by an officer: source, id and reason (the reason is shown to "
+        "officers only; the audit trail records the file's id).",
+    )
+    deletion_confirmation = models.TextField(
+        blank=True, help_text="The deletion confirmation letter (HTML), kept for the case file."
+    )
+    max_downloads = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.CharField(max_length=150, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    purge_after = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "response package"
+
+    def __str__(self) -> str:
+        return f"Response package of {self.case.reference}" if self.case_id else "Response package"
+
+    @property
+    def filename(self) -> str:
+        return f"response-{self.case.reference}.zip"
+
+    def current_token(self) -> "PortalToken | None":
+        """The newest response link of the case (the one the subject was last sent)."""
+        return self.case.portal_tokens.filter(purpose=TokenPurpose.RESPONSE).first()
+
+
+class ResponseDownload(models.Model):
+    """One download of the response package through one portal link."""
+
+    package = models.ForeignKey(
+        ResponsePackage, on_delete=models.CASCADE, related_name="downloads"
+    )
+    token = models.ForeignKey(PortalToken, on_delete=models.CASCADE, related_name="downloads")
+    downloaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["downloaded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Download #{self.pk} of {self.package_id}"

@@ -13,15 +13,16 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
 from django.utils.decorators import decorator_from_middleware
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases import verification
+from cases import responses, verification
 from cases.choices import TokenState
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,58 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     return _page(request, template)
 
 
+def _limited(request: HttpRequest) -> HttpResponse:
+    log.warning("Portal rate limit reached (%s)", request.method)
+    response = _page(request, "rate_limited.html", status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+def _response_refused(request: HttpRequest, state: str) -> HttpResponse:
+    log.info("Portal response link refused: %s", state)
+    return _page(request, "response_refused.html", status=REFUSED_STATUS[state], state=state)
+
+
+@require_GET
+def response(request: HttpRequest, token: str) -> HttpResponse:
+    """What the package holds and the download button. Opening it is not a download."""
+    if _over_limit(request, token):
+        return _limited(request)
+    lookup = responses.open_page(token)
+    if lookup.state != TokenState.VALID:
+        return _response_refused(request, lookup.state)
+    package = lookup.package
+    used = responses.token_downloads(lookup.token)
+    return _page(request, "response.html", package=package, token=lookup.token,
+                 expires=timezone.localdate(lookup.token.expires_at),
+                 left=package.max_downloads - used,
+                 has_report=any(row["path"] == "report.html" for row in package.manifest))
+
+
+@csrf_exempt  # the stock check cannot work with no-referrer: portal_csrf does it instead
+@portal_csrf
+@require_POST
+def response_download(request: HttpRequest, token: str) -> HttpResponse:
+    """One download of the package, counted and audited; past the limit a 410 page."""
+    if _over_limit(request, token):
+        return _limited(request)
+    lookup = responses.claim_download(token)
+    if lookup.state != TokenState.VALID:
+        return _response_refused(request, lookup.state)
+    package = lookup.package
+    try:
+        handle = package.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        log.error("Response package %s is missing from storage", package.pk)
+        return _response_refused(request, TokenState.EXPIRED)
+    return FileResponse(handle, as_attachment=True, filename=package.filename,
+                        content_type="application/zip")
+
+
 app_name = "portal"
 urlpatterns = [
     path("", index, name="index"),
     path("verify/<str:token>/", verify, name="verify"),
+    path("response/<str:token>/", response, name="response"),
+    path("response/<str:token>/download/", response_download, name="response_download"),
 ]

@@ -523,26 +523,44 @@ def close(
     *,
     actor: Actor,
     note: str = "",
+    delivered_out_of_band: str = "",
     confirm_failed_deletes: bool = False,
     failed_delete_reason: str = "",
 ) -> Case:
     """Record that the response has been delivered to the subject.
 
-    A case whose delete failed (PRODUCT.md, "Closing") closes only when the officer ticks the
-    confirmation and says why. The reason is kept on the case (status_reason) and not in the
+    Closing needs a sent response (`cases.responses`) or the officer's note of how it was
+    delivered another way (`delivered_out_of_band`, kept encrypted as a notice given another
+    way). A case whose delete failed (PRODUCT.md, "Closing") closes only when the officer ticks
+    the confirmation and says why. The reason is kept on the case (status_reason) and not in the
     audit details, since an officer may write personal data in it; the audit holds the job ids.
     """
+    from cases import responses  # builds on this module
+
     case = _lock(case)
     case.check_transition(CaseStatus.CLOSED)
+    delivered = (delivered_out_of_band or "").strip()
+    sent = responses.was_sent(case)
+    if not sent and not delivered:
+        raise ValidationError({"delivered_out_of_band": (
+            f"{case.reference} has no sent response: send it (Send response), or record how "
+            "the response reached the subject another way, e.g. 'handed over in person on "
+            "2 January 2027'."
+        )})
     failed = failed_deletes(case)
     reasons = [note.strip()]
     if failed:
         why = _confirm_failed_deletes(failed, confirm_failed_deletes, failed_delete_reason)
         reasons.append(f"Closed although {_job_labels(failed)} failed: {why}")
+    if delivered:
+        tell_subject(case, MessageKind.RESPONSE, actor=actor, reason="",
+                     told_out_of_band=delivered)
     case.closed_at = timezone.now()
     _set_status(case, CaseStatus.CLOSED, actor=actor, reason="\n".join(filter(None, reasons)))
-    details = {"failed_delete_jobs": [job.pk for job in failed], "confirmed": True}
-    record("case.closed", actor=actor, case=case, obj=case, details=details if failed else None)
+    details = {"response": "sent" if sent else "out_of_band"}
+    if failed:
+        details |= {"failed_delete_jobs": [job.pk for job in failed], "confirmed": True}
+    record("case.closed", actor=actor, case=case, obj=case, details=details)
     return case
 
 
@@ -943,4 +961,6 @@ def purge_expired_results() -> int:
             record("result.purged", actor=Actor.system("retention"), case=result.case,
                    obj=result, details={"sha256": result.sha256})
         purged += 1
-    return purged
+    from cases import responses  # builds on this module
+
+    return purged + responses.purge_expired_packages()

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 STATUS_CHANGED = "case.status_changed"
 MESSAGE_FAILED = "message.failed"
 CASE_VERIFIED = "case.verified"
+RESPONSE_SENT = "case.response_sent"
+RESPONSE_DOWNLOADED = "case.response_downloaded"
 # A delivery left `sending` this long has lost its worker; it is sent again.
 STALE_SENDING = dt.timedelta(minutes=5)
 MAX_ERROR_LENGTH = 500
@@ -107,6 +109,21 @@ def case_verified(case: Case) -> WebhookDelivery | None:
     delivery = WebhookDelivery.objects.create(
         client=client, case=case, event=CASE_VERIFIED, payload=payload,
         next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: queue_delivery(delivery.pk))
+    return delivery
+
+
+def response_event(case: Case, event: str, state: dict | None) -> WebhookDelivery | None:
+    """Tell the case's client the response was sent or first downloaded: dates and counts."""
+    client = ApiClient.objects.filter(pk=case.api_client_id).first() if case.api_client_id else None
+    if client is None or not client.is_usable or not client.webhook_url:
+        return None
+    response = {key: value.isoformat() if hasattr(value, "isoformat") else value
+                for key, value in (state or {}).items()}
+    payload = {**_case_payload(case, case.status), "response": response}
+    delivery = WebhookDelivery.objects.create(
+        client=client, case=case, event=event, payload=payload, next_attempt_at=timezone.now(),
     )
     transaction.on_commit(lambda: queue_delivery(delivery.pk))
     return delivery

@@ -275,6 +275,12 @@ VERIFY_LINK_DAYS = env.int("VERIFY_LINK_DAYS", default=7)
 PORTAL_ATTEMPTS_PER_MINUTE = env.int("PORTAL_ATTEMPTS_PER_MINUTE", default=10)
 if VERIFY_LINK_DAYS < 1 or PORTAL_ATTEMPTS_PER_MINUTE < 1:
     raise ImproperlyConfigured("VERIFY_LINK_DAYS and PORTAL_ATTEMPTS_PER_MINUTE must be 1 or more.")
+# The response link (/portal/response/<token>/): days it stays valid and how many downloads of
+# the package it allows.
+RESPONSE_LINK_DAYS = env.int("RESPONSE_LINK_DAYS", default=30)
+RESPONSE_MAX_DOWNLOADS = env.int("RESPONSE_MAX_DOWNLOADS", default=5)
+if RESPONSE_LINK_DAYS < 1 or RESPONSE_MAX_DOWNLOADS < 1:
+    raise ImproperlyConfigured("RESPONSE_LINK_DAYS and RESPONSE_MAX_DOWNLOADS must be 1 or more.")
 
 # django-q2: the ORM broker needs no extra service. `timeout` must stay below `retry`, or a slow
 # task is handed to a second worker while the first still runs; `max_attempts` bounds redelivery

@@ -136,3 +136,83 @@ def smtp_server(settings):
     sink.port = controller.port
     yield sink
     controller.stop()
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def vendor_zip(products: dict[str, object]) -> bytes:
+    """A result ZIP shaped like Adobe's: one folder per product, its JSON file inside; a product
+    mapped to None gets an empty folder (it found no data)."""
+    import io
+    import json
+    import zipfile
+
+    files = {"Analytics": "data.json", "Profile": "profile.json",
+             "AdobeCloudPlatform": "datalake.json", "Identity": "identities.json"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for product, content in products.items():
+            archive.writestr(f"{product}/", b"")
+            if content is not None:
+                archive.writestr(f"{product}/{files.get(product, 'data.json')}",
+                                 json.dumps(content, ensure_ascii=False, indent=2))
+    return buffer.getvalue()
+
+
+def real_shaped_products(job_id: str = "6fc09b53-c24f-4a6c-9ca2-c6076b0842b6") -> dict:
+    """What Privacy Service returns per product (connectors/sandbox/zips.py), with a hostile
+    value and unicode in it."""
+    ids = [{"namespace": "email", "value": "ada.lovelace@example.org"},
+           {"namespace": "ecid", "value": "44363657679975868102109072127"}]
+    base = {"jobId": job_id, "userKey": "DSAR-2026-000001", "userIDs": ids}
+    return {
+        "Analytics": {**base, "product": "Analytics", "hits": [
+            {"timestamp": "2026-11-13", "visitorId": "44363657679975868102109072127",
+             "pageName": "<script>alert('x')</script>", "reportSuite": "shop.prod"},
+            {"timestamp": "2026-11-14", "visitorId": "44363657679975868102109072127",
+             "pageName": "Zoë’s café — 東京", "reportSuite": "shop.prod"},
+        ]},
+        "Profile": {**base, "product": "Profile",
+                    "identityMap": {"email": [{"id": "ada.lovelace@example.org"}]},
+                    "attributes": {"loyaltyTier": "gold",
+                                   "address": {"city": "London", "postcode": "W1 1AA"}}},
+        "AdobeCloudPlatform": {**base, "product": "AdobeCloudPlatform", "rows": [
+            {"datasetId": "5dbb87aad37beb18a96feb61", "identity": "ada.lovelace@example.org",
+             "timestamp": "2026-11-10"}]},
+        "Identity": {**base, "product": "Identity", "graph": {"nodes": ids, "edges": 1}},
+    }
+
+
+@pytest.fixture
+def ready_case(make_case, system_actor, settings, tmp_path):
+    """An access + delete case routed to Adobe and ID5, every job done, Adobe's access result
+    (real-shaped, four products and one without data) attached: ready for its response."""
+    import hashlib
+
+    from cases.choices import Action, Vendor
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.PUBLIC_BASE_URL = "https://desk.example.org"
+    case = make_case(vendors=["adobe_privacy", "id5"],
+                     adobe_products=["analytics", "profileService", "aepDataLake", "identity"])
+    case = submitted_with_jobs(case, system_actor, default="complete")
+    ids = {(Vendor.ADOBE_PRIVACY, Action.DELETE): ("15700479082313109RX-900", "adobe-del-job-1"),
+           (Vendor.ID5, Action.DELETE): ("", "a8b6ccc4ee35ddaf5a5bb0f5c696dbd3")}
+    for job in case.jobs.all():
+        request_id, job_id = ids.get((job.vendor, job.action), ("", ""))
+        if job.vendor == Vendor.ADOBE_PRIVACY and job.action == Action.ACCESS:
+            request_id, job_id = "15700479082313109RX-899", "6fc09b53-c24f-4a6c-9ca2-c6076b0842b6"
+        services.update_job(job, request_id=request_id, vendor_job_id=job_id)
+    access = case.jobs.get(vendor=Vendor.ADOBE_PRIVACY, action=Action.ACCESS)
+    services.update_job(access, result_status="pending", product_statuses={
+        name: {"status": "complete", "code": "PRVCY-6000-200"}
+        for name in ("Analytics", "Profile", "AdobeCloudPlatform", "Identity", "JourneyOptimizer")
+    })
+    data = vendor_zip({**real_shaped_products(), "JourneyOptimizer": None})
+    path = tmp_path / "upload.zip"
+    path.write_bytes(data)
+    services.attach_result(access, path, name="6fc09b53.zip", size=len(data),
+                           sha256=hashlib.sha256(data).hexdigest(), entries=[])
+    case.refresh_from_db()
+    return case

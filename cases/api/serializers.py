@@ -292,6 +292,17 @@ class MessageSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ResponseStateSerializer(serializers.Serializer):
+    """The response as the API shows it: when it was sent, until when its link works, how often
+    the subject downloaded it. Never the link, the file or the recipient."""
+
+    sent_at = serializers.DateTimeField(read_only=True)
+    expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When the newest link to it stops working."
+    )
+    downloads = serializers.IntegerField(read_only=True, help_text="Downloads so far.")
+
+
 class CaseSerializer(serializers.ModelSerializer):
     """A case as the ticketing system sees it: status, deadline, jobs and results."""
 
@@ -323,6 +334,10 @@ class CaseSerializer(serializers.ModelSerializer):
         "failed) and when it was sent.",
     )
 
+    response = serializers.SerializerMethodField(
+        help_text="The response sent to the subject through the portal; null before sending."
+    )
+
     class Meta:
         model = Case
         fields = [
@@ -341,8 +356,16 @@ class CaseSerializer(serializers.ModelSerializer):
             "verification",
             "acknowledged_at",
             "messages",
+            "response",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ResponseStateSerializer(allow_null=True))
+    def get_response(self, case: Case) -> dict | None:
+        from cases import responses
+
+        state = responses.response_state(case)
+        return ResponseStateSerializer(state).data if state else None
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_days_left(self, case: Case) -> int | None:

@@ -22,7 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cases import services
+from cases import responses, services
 from cases.api import intake
 from cases.api.permissions import HasActionScope
 from cases.api.serializers import (
@@ -119,7 +119,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Case]:
         # A fixed number of queries whatever the page size: jobs, results and messages in three.
         return (
-            self.visible_cases()
+            responses.with_response_state(self.visible_cases())
             .order_by("id")
             .prefetch_related(
                 Prefetch("jobs", queryset=VendorJob.objects.order_by("vendor", "action", "id")),

@@ -42,7 +42,8 @@ def answered_case(make_case, system_actor, settings, tmp_path):
                            sha256=hashlib.sha256(data).hexdigest(), entries=[{"name": "a.json"}])
     case.refresh_from_db()
     assert case.status == CaseStatus.COMPLETED
-    return services.close(case, actor=system_actor)
+    return services.close(case, actor=system_actor,
+                          delivered_out_of_band="Sent by post on 2 January 2027")
 
 
 def open_zip(data: bytes) -> zipfile.ZipFile:
@@ -261,3 +262,60 @@ def test_summary_says_how_the_subject_was_verified_and_told_without_the_text(
     # The officer's reasons are the case's own record; evidence and notice notes are not.
     for secret in ("Passport 123", "Phoned on Monday"):
         assert secret not in html
+
+
+def test_case_file_holds_the_sent_manifest_and_the_deletion_confirmation(
+    ready_case, system_actor, officer
+):
+    from cases import responses
+
+    responses.prepare(ready_case, actor=system_actor)
+    package = responses.send(ready_case, actor=system_actor)
+
+    archive = case_file(ready_case, officer)
+
+    assert {"response/MANIFEST.csv", "deletion_confirmation.html"} <= set(archive.namelist())
+    rows = read_csv(archive, "response/MANIFEST.csv")
+    assert rows[0] == ["path", "size", "sha256"]
+    assert {(r["path"], r["sha256"]) for r in package.manifest} == {
+        (path, sha) for path, _, sha in rows[1:]}
+    letter = archive.read("deletion_confirmation.html").decode()
+    assert letter == package.deletion_confirmation
+    assert "a8b6ccc4ee35ddaf5a5bb0f5c696dbd3" in letter and "adobe-del-job-1" in letter
+    sums = archive.read("SHA256SUMS").decode()
+    assert "response/MANIFEST.csv" in sums and "deletion_confirmation.html" in sums
+
+
+def test_summary_says_when_the_response_was_sent_and_downloaded(
+    ready_case, system_actor, officer
+):
+    from django.test import Client
+
+    from cases import responses
+
+    responses.prepare(ready_case, actor=system_actor)
+    package = responses.send(ready_case, actor=system_actor)
+    link = next(w for w in ready_case.messages.get(kind="response").body.split()
+                if "/portal/response/" in w).removeprefix("https://desk.example.org")
+    Client().post(link + "download/")
+
+    summary = case_file(ready_case, officer).read("summary.html").decode()
+
+    assert "<h2>Response</h2>" in summary and package.sha256 in summary
+    assert "none" not in summary.split("<dt>Downloads</dt>")[1].split("</dd>")[0]
+
+
+def test_a_delete_case_file_holds_the_confirmation_before_sending(
+    make_case, system_actor, officer, settings, tmp_path
+):
+    from tests.conftest import submitted_with_jobs
+
+    settings.MEDIA_ROOT = tmp_path
+    case = submitted_with_jobs(make_case(actions=["delete"], vendors=["id5"]), system_actor,
+                               default="complete")
+    services.update_job(case.jobs.get(), vendor_job_id="a8b6ccc4ee35ddaf5a5bb0f5c696dbd3")
+
+    archive = case_file(case, officer)
+
+    assert "response/MANIFEST.csv" not in archive.namelist()
+    assert "a8b6ccc4ee35ddaf5a5bb0f5c696dbd3" in archive.read("deletion_confirmation.html").decode()

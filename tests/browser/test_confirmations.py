@@ -57,7 +57,7 @@ def test_officer_confirms_bulk_submit_bulk_close_and_a_failed_delete(
     page.wait_for_selector("text=the response has been delivered to the subject")
     assert page.locator("table.pd-step-cases").inner_text().count(completed.reference) == 1
     assert _status(completed) == CaseStatus.COMPLETED
-    page.fill("textarea[name=note]", "Sent through the portal")
+    page.fill("textarea[name=delivered_out_of_band]", "Sent by post on 2 January 2027")
     page.click("input[type=submit][value='Close']")
     page.wait_for_selector("text=1 case closed.")
     assert _status(completed) == CaseStatus.CLOSED
@@ -67,6 +67,7 @@ def test_officer_confirms_bulk_submit_bulk_close_and_a_failed_delete(
     page.click("a.pd-step:has-text('Close')")
     page.wait_for_url(re.compile(rf"/admin/cases/case/{failed.pk}/steps/close/"))
     assert "ID5 delete: error" in page.locator("table.pd-step-cases").inner_text()
+    page.fill("textarea[name=delivered_out_of_band]", "Handed over in person on 2 January 2027")
     page.click("input[type=submit][value='Close']")
     page.wait_for_selector("text=The delete did not succeed: the ID5 delete (error)")
     page.screenshot(path=str(tmp_path / "refused-close.png"), full_page=True)
@@ -80,4 +81,5 @@ def test_officer_confirms_bulk_submit_bulk_close_and_a_failed_delete(
     assert event.details == {
         "failed_delete_jobs": [failed.jobs.get(vendor="id5", action="delete").pk],
         "confirmed": True,
+        "response": "out_of_band",
     }

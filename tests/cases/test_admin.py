@@ -757,7 +757,8 @@ def test_close_action_closes_completed_cases_only(officer_client, make_case):
     completed = set_status(make_case(), CaseStatus.COMPLETED)
     fresh = make_case()
 
-    response = run_action(officer_client, "close", [completed, fresh], apply="1", note="Sent")
+    response = run_action(officer_client, "close", [completed, fresh], apply="1",
+                          delivered_out_of_band="Sent by post on 2 January 2027")
 
     assert refreshed(completed).status == CaseStatus.CLOSED
     assert refreshed(fresh).status == CaseStatus.NEW
@@ -862,7 +863,8 @@ def test_reject_assign_and_close_buttons(officer_client, officer, other_officer,
     officer_client.post(step_url("reject", rejected), {"code": "excessive", "reason": "Fifth"})
     officer_client.post(step_url("assign_to_me", assigned))
     officer_client.post(step_url("assign", closed), {"assignee": other_officer.pk})
-    officer_client.post(step_url("close", closed), {"note": ""})
+    officer_client.post(step_url("close", closed),
+                        {"note": "", "delivered_out_of_band": "Read out on the phone"})
 
     assert refreshed(rejected).status == CaseStatus.REJECTED
     assert refreshed(assigned).assignee == officer

@@ -202,7 +202,9 @@ def test_close_page_explains_closing_and_its_note(client, officer, make_case, sy
     html = client.get(step(case, "close")).content.decode()
 
     assert "the response has been delivered to the subject" in html
-    assert "Delivery note" in html and "how and when the response reached the subject" in html
+    assert "Response delivered another way" in html
+    assert "how and when the response reached the subject" in html
+    assert "needs a response sent through the portal (Send response)" in html
     assert "confirm_failed_deletes" not in html
 
 
@@ -214,11 +216,12 @@ def test_a_failed_delete_is_listed_and_closes_only_when_confirmed(
     client.force_login(officer)
 
     page = client.get(step(case, "close")).content.decode()
-    unconfirmed = client.post(step(case, "close"), {"note": "Sent by post"})
-    no_reason = client.post(step(case, "close"), {"confirm_failed_deletes": "on"})
+    delivered = {"delivered_out_of_band": "Sent by post on 2 January 2027"}
+    unconfirmed = client.post(step(case, "close"), {"note": "Sent by post", **delivered})
+    no_reason = client.post(step(case, "close"), {"confirm_failed_deletes": "on", **delivered})
     still = CaseStatus(type(case).objects.get(pk=case.pk).status)
     confirmed = client.post(step(case, "close"), {
-        "note": "Sent by post", "confirm_failed_deletes": "on",
+        "note": "Sent by post", "confirm_failed_deletes": "on", **delivered,
         "failed_delete_reason": "ID5 confirmed by email they hold nothing",
     })
 
@@ -246,7 +249,9 @@ def test_bulk_close_confirms_the_cases_and_refuses_an_unconfirmed_failed_delete(
     selection = {"action": "close", "_selected_action": [done.pk, failed.pk]}
 
     page = client.post(CHANGELIST, selection)
-    applied = client.post(CHANGELIST, {**selection, "apply": "1", "note": "Portal"}, follow=True)
+    applied = client.post(CHANGELIST, {**selection, "apply": "1",
+                                       "delivered_out_of_band": "Handed over in person"},
+                          follow=True)
 
     html = page.content.decode()
     assert page.status_code == 200 and done.reference in html and failed.reference in html

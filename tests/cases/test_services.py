@@ -330,6 +330,8 @@ def test_vendors_asked_to_delete_are_those_the_submission_sends_a_delete(make_ca
 
 # --- Closing a case whose delete failed ----------------------------------------------------------
 
+POST = "Sent by post on 2 January 2027"
+
 
 @pytest.mark.parametrize("failed", [JobStatus.ERROR, JobStatus.PARTIAL, JobStatus.CANCELLED])
 def test_a_failed_delete_closes_only_with_confirmation_and_reason(make_case, system_actor, failed):
@@ -339,24 +341,25 @@ def test_a_failed_delete_closes_only_with_confirmation_and_reason(make_case, sys
     assert case.status == CaseStatus.ACTION_REQUIRED
 
     with pytest.raises(ValidationError) as unconfirmed:
-        services.close(case, actor=system_actor, note="Sent by post")
+        services.close(case, actor=system_actor, note="Sent by post", delivered_out_of_band=POST)
     with pytest.raises(ValidationError) as no_reason:
         services.close(case, actor=system_actor, confirm_failed_deletes=True,
-                       failed_delete_reason="  ")
+                       failed_delete_reason="  ", delivered_out_of_band=POST)
     case.refresh_from_db()
     assert case.status == CaseStatus.ACTION_REQUIRED
     assert "ID5 delete" in unconfirmed.value.message_dict["confirm_failed_deletes"][0]
     assert "failed_delete_reason" in no_reason.value.message_dict
 
     case = services.close(case, actor=system_actor, note="Sent by post",
-                          confirm_failed_deletes=True,
+                          delivered_out_of_band=POST, confirm_failed_deletes=True,
                           failed_delete_reason="Grace Hopper has no ID5 profile")
 
     assert case.status == CaseStatus.CLOSED
     assert case.status_reason.startswith("Sent by post\nClosed although the ID5 delete")
     assert case.status_reason.endswith("Grace Hopper has no ID5 profile")
     event = AuditEvent.objects.get(case=case, action="case.closed")
-    assert event.details == {"failed_delete_jobs": [job.pk], "confirmed": True}
+    assert event.details == {"failed_delete_jobs": [job.pk], "confirmed": True,
+                             "response": "out_of_band"}
     assert "Grace" not in repr(list(AuditEvent.objects.values()))
 
 
@@ -364,10 +367,11 @@ def test_closing_without_a_failed_delete_needs_no_confirmation(make_case, system
     case = submitted_with_jobs(make_case(), system_actor, default=JobStatus.COMPLETE,
                                adobe_privacy_access=JobStatus.ERROR)
 
-    case = services.close(case, actor=system_actor)
+    case = services.close(case, actor=system_actor, delivered_out_of_band=POST)
 
     assert case.status == CaseStatus.CLOSED
-    assert AuditEvent.objects.get(case=case, action="case.closed").details == {}
+    assert AuditEvent.objects.get(case=case, action="case.closed").details == {
+        "response": "out_of_band"}
 
 
 # --- Who may be assigned ---------------------------------------------------------------------
