@@ -123,7 +123,7 @@ def test_the_error_pages_inline_style_is_allowed_by_its_hash():
     style = re.search(r"<style>(.*?)</style>", template, re.S).group(1)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
 
-    assert django_settings.ERROR_PAGE_STYLE_HASH == f"'sha256-{digest}'"
+    assert f"'sha256-{digest}'" == django_settings.ERROR_PAGE_STYLE_HASH
 
 
 def test_api_docs_load_their_init_script_from_a_url(client, db):
