@@ -157,7 +157,3 @@ def may_see_contact_data(user) -> bool:
         return True
     return settings.AUDITOR_SEES_CONTACT_DATA and user.has_perm("cases.view_case")
 
-
-def is_sso_session(request: HttpRequest) -> bool:
-    """Signed in through single sign-on (cases.sso), which counts as the second factor."""
-    return bool(getattr(request, "session", {}).get("privacy_desk_sso"))
