@@ -105,6 +105,13 @@ class SessionLimitsMiddleware:
             session[SESSION_SEEN] = now
 
 
+def start_session_clock(request: HttpRequest) -> None:
+    """At sign-in: both clocks start now (so the first page after it writes no session)."""
+    now = time.time()
+    request.session[SESSION_STARTED] = now
+    request.session[SESSION_SEEN] = now
+
+
 _EXPIRED_MESSAGES = {
     "idle": lambda: (
         f"You were signed out after {settings.SESSION_IDLE_MINUTES} minutes without activity. "

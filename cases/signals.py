@@ -6,12 +6,18 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
 from cases.audit import Actor, record
-from cases.security import username_hash
+from cases.security import start_session_clock, username_hash
 
 
 @receiver(user_logged_in)
 def audit_login(sender, request, user, **kwargs) -> None:
     record("auth.login", actor=Actor.for_user(user))
+
+
+@receiver(user_logged_in)
+def start_session_limits(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        start_session_clock(request)
 
 
 @receiver(user_login_failed)
