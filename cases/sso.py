@@ -145,9 +145,9 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     def update_user(self, user, claims):
         roles = roles_for(claims)
-        user.email = claims.get("email", "")
-        user.first_name = claims.get("given_name", "")[:150]
-        user.last_name = claims.get("family_name", "")[:150]
+        user.email = str(claims.get("email") or "")[:254]
+        user.first_name = str(claims.get("given_name") or "")[:150]
+        user.last_name = str(claims.get("family_name") or "")[:150]
         user.is_staff = bool(roles)
         user.save()
         role_groups = Group.objects.filter(name__in=[OFFICER, AUDITOR])
