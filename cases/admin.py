@@ -33,6 +33,7 @@ from cases import (
     notes_admin,
     responses_admin,
     routing,
+    security,
     services,
     verification,
 )
@@ -176,15 +177,39 @@ class SubjectInline(admin.StackedInline):
         editable = obj is not None and obj.status in CASE_UNSUBMITTED
         return editable and super().has_change_permission(request, obj)
 
+    def get_fields(self, request, obj=None):
+        # A role that may not see contact data (cases.security) sees that there is a subject and
+        # which identifiers, not who: no name, email or identity value.
+        if security.may_see_contact_data(request.user):
+            return self.fields
+        return ["contact_withheld", "identity_table_withheld"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if security.may_see_contact_data(request.user):
+            return self.readonly_fields
+        return self.get_fields(request, obj)
+
+    @admin.display(description="Name and email")
+    def contact_withheld(self, subject: DataSubject) -> str:
+        return "Withheld: your role does not see the subject's contact data."
+
     @admin.display(description="Identities")
     def identity_table(self, subject: DataSubject) -> SafeString:
+        return self._identities(subject, values=True)
+
+    @admin.display(description="Identities")
+    def identity_table_withheld(self, subject: DataSubject) -> SafeString:
+        return self._identities(subject, values=False)
+
+    def _identities(self, subject: DataSubject, *, values: bool) -> SafeString:
         url = reverse("admin:cases_datasubject_change", args=[subject.pk])
         return render_to_string(
             "admin/cases/case/_identities.html",
             {
                 "identities": subject.identities.all(),
-                "subject_url": url,
+                "subject_url": url if values else "",
                 "editable": subject.case.status in CASE_UNSUBMITTED,
+                "values": values,
             },
         )
 
@@ -967,6 +992,12 @@ class DataSubjectAdmin(ServiceWritesAdmin):
 
     def has_module_permission(self, request) -> bool:
         return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # The page is the subject's contact data and identity values, nothing else.
+        return security.may_see_contact_data(request.user) and super().has_view_permission(
+            request, obj
+        )
 
     def has_add_permission(self, request) -> bool:
         return False

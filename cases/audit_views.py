@@ -30,7 +30,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from cases import metrics
+from cases import metrics, security
 from cases.audit import Actor, record
 from cases.casefile import build_case_file
 from cases.choices import ActorType, RejectionReason
@@ -70,7 +70,10 @@ def case_file_view(request: HttpRequest, object_id: str) -> HttpResponse:
     if not object_id.isdigit():
         raise Http404("No such case.")
     case = get_object_or_404(Case, pk=object_id)
-    built = build_case_file(case, actor=Actor.for_user(request.user))
+    built = build_case_file(
+        case, actor=Actor.for_user(request.user),
+        contact_data=security.may_see_contact_data(request.user),
+    )
     response = FileResponse(
         built.file, as_attachment=True, filename=built.filename, content_type="application/zip"
     )

@@ -129,9 +129,12 @@ def _chain_head_text(
 
 
 def summary_context(
-    case: Case, head: ChainHead, generated_at: dt.datetime, generated_by: str
+    case: Case, head: ChainHead, generated_at: dt.datetime, generated_by: str,
+    *, contact_data: bool = True,
 ) -> dict[str, Any]:
-    """What summary.html shows; also usable to preview the summary in a page."""
+    """What summary.html shows; also usable to preview the summary in a page. Without
+    `contact_data` (a role that may not see it, cases.security) the subject's name and email are
+    left out."""
     subject = DataSubject.objects.filter(case=case).first()
     # Types and namespaces only: identity values are never decrypted for the case file.
     identities = Identity.objects.filter(subject=subject).only("namespace", "type")
@@ -142,6 +145,7 @@ def summary_context(
         "case": case,
         "rule": case.rule,
         "subject": subject,
+        "contact_data": contact_data,
         "identities": list(identities.order_by("namespace")) if subject else [],
         "jobs": list(VendorJob.objects.filter(case=case).order_by("vendor", "action")),
         "results": list(ResultFile.objects.filter(case=case).select_related("job")),
@@ -203,12 +207,12 @@ def _file_digest(handle: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def build_case_file(case: Case, *, actor: Actor) -> CaseFile:
+def build_case_file(case: Case, *, actor: Actor, contact_data: bool = True) -> CaseFile:
     """Write the case file ZIP and audit it (with the ZIP's SHA-256, so copies can be matched)."""
     # Handed to the caller open (a FileResponse closes it once sent); closed here on failure.
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
     try:
-        return _build(case, out, actor=actor)
+        return _build(case, out, actor=actor, contact_data=contact_data)
     except BaseException:
         out.close()
         raise
@@ -229,12 +233,14 @@ def _add_response(archive: _Zip, case: Case) -> None:
         archive.add("deletion_confirmation.html", [report.render_deletion_confirmation(case)])
 
 
-def _build(case: Case, out: IO[bytes], *, actor: Actor) -> CaseFile:
+def _build(case: Case, out: IO[bytes], *, actor: Actor, contact_data: bool) -> CaseFile:
     case = Case.objects.select_related("api_client").get(pk=case.pk)  # never a stale copy
     generated_at = timezone.now()
     timeline = prepare_export("csv", ExportFilter.for_cases([case]))
     archive = _Zip(out)
-    context = summary_context(case, timeline.head, generated_at, actor.label)
+    context = summary_context(
+        case, timeline.head, generated_at, actor.label, contact_data=contact_data
+    )
     archive.add("summary.html", [render_to_string("casefile/summary.html", context)])
     archive.add("timeline.csv", timeline.lines())
     archive.add("vendor_jobs.csv", _csv(JOB_COLUMNS, _job_rows(case)))
@@ -256,6 +262,7 @@ def _build(case: Case, out: IO[bytes], *, actor: Actor) -> CaseFile:
             "timeline_events": timeline.count,
             "head_seq": timeline.head.seq,
             "head_hash": timeline.head.hash,
+            "contact_data": contact_data,
         },
     )
     filename = f"case-file-{case.reference}-{generated_at:%Y%m%d-%H%M%S}.zip"

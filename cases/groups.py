@@ -19,11 +19,13 @@ _CASE_MODELS = (
 )
 _READ_ONLY_MODELS = ("auditevent", "apiclient", "webhookdelivery")
 
-# Administrators: API clients (create, edit, revoke, new keys; never delete) and the task queue
-# (scheduled tasks, finished, failed and queued tasks). Task arguments are ids only.
+# Administrators: API clients (create, edit, revoke, new keys; never delete), the task queue
+# (scheduled tasks, finished, failed and queued tasks; task arguments are ids only) and sign-in
+# lockouts (django-axes: deleting a lockout unlocks that username and address).
 _ADMINISTRATOR_PERMISSIONS = {
     "cases": ("add_apiclient", "change_apiclient", "view_apiclient"),
     "django_q": ("view_schedule", "change_schedule", "view_success", "view_failure", "view_ormq"),
+    "axes": ("view_accessattempt", "delete_accessattempt", "view_accesslog"),
 }
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from cases import messaging
+from cases import messaging, security
 from cases.admin_base import ReadOnlyInline
 from cases.audit import Actor
 from cases.choices import MessageStatus
@@ -96,6 +96,23 @@ class MessageAdmin(admin.ModelAdmin):
         return queryset if request.resolver_match.url_name.endswith("_change") else (
             queryset.defer("recipient", "subject", "body")
         )
+
+    def get_fields(self, request, obj=None):
+        # The address and the text name the subject: a role that may not see contact data (an
+        # auditor, unless AUDITOR_SEES_CONTACT_DATA) gets the record without them.
+        if security.may_see_contact_data(request.user):
+            return self.fields
+        hidden = {"recipient", "subject", "body_text"}
+        fields = [name for name in self.fields if name not in hidden]
+        return [*fields[:3], "text_withheld", *fields[3:]]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description="Recipient and text")
+    def text_withheld(self, message: Message) -> str:
+        return "Withheld: your role does not see the subject's contact data (the SHA-256 below " \
+            "identifies the text)."
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -4,11 +4,13 @@ Every variable is listed with a comment in `.env.example`. Development defaults 
 DEBUG is on (or under the test runner); production refuses to start without real secrets.
 """
 
+import datetime as dt
 import sys
 from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_otp_webauthn",
+    "axes",  # sign-in lockout (cases.security)
     "cases",
     "connectors",
 ]
@@ -90,15 +93,22 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # The subject portal's strict headers (CSP, no referrer, no framing, no caching).
     "cases.portal.PortalHeadersMiddleware",
+    # Content-Security-Policy with a per-request nonce (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Django's CSRF check, fit for `Referrer-Policy: no-referrer` (see cases.security).
+    "cases.security.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(), then the gate that keeps /admin/ behind a second factor.
     "django_otp.middleware.OTPMiddleware",
     "cases.security.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle and absolute session limits (SESSION_IDLE_MINUTES, SESSION_MAX_HOURS).
+    "cases.security.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -191,6 +201,99 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 # otp_webauthn.E030 asks for a fixed origin list; cases.security.WebAuthnHelper falls back to the
 # request's own origin instead.
 SILENCED_SYSTEM_CHECKS = [] if WEBAUTHN_ORIGINS else ["otp_webauthn.E030"]
+# Sign-in: django-axes first (it refuses locked-out sign-ins before any password is checked),
+# then local accounts, then single sign-on when configured (below).
+AUTHENTICATION_BACKENDS = [
+    "cases.security.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username from one
+# address, that pair is refused for AXES_COOLOFF_MINUTES (an Administrator can unlock sooner).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be 1 or more.")
+AXES_COOLOFF_TIME = dt.timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Axes' own log lines name the attempt by a hash of the username, never the username itself.
+AXES_CLIENT_STR_CALLABLE = "cases.security.axes_client_str"
+# Failed API keys per address per minute before the API answers 429 (cases.api.authentication).
+API_KEY_FAILURES_PER_MINUTE = env.int("API_KEY_FAILURES_PER_MINUTE", default=10)
+if API_KEY_FAILURES_PER_MINUTE < 1:
+    raise ImproperlyConfigured("API_KEY_FAILURES_PER_MINUTE must be 1 or more.")
+
+# Sessions: signed out after SESSION_IDLE_MINUTES without a request, and SESSION_MAX_HOURS after
+# signing in whatever the activity (cases.security.SessionLimitsMiddleware).
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+if SESSION_IDLE_MINUTES < 1 or SESSION_MAX_HOURS < 1:
+    raise ImproperlyConfigured("SESSION_IDLE_MINUTES and SESSION_MAX_HOURS must be 1 or more.")
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Roles: auditors see the case record without the subject's name, email and identity values
+# unless this is on.
+AUDITOR_SEES_CONTACT_DATA = env.bool("AUDITOR_SEES_CONTACT_DATA", default=False)
+
+# Single sign-on with OpenID Connect (mozilla-django-oidc, cases.sso): on when a client id and
+# either OIDC_ISSUER (endpoints read from its discovery document) or the four endpoints are set.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_OFFICER_GROUPS = env.list("OIDC_OFFICER_GROUPS", default=[])
+OIDC_AUDITOR_GROUPS = env.list("OIDC_AUDITOR_GROUPS", default=[])
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)
+OIDC_CALLBACK_CLASS = "cases.sso.CallbackView"
+OIDC_AUTHENTICATE_CLASS = "cases.sso.AuthenticateView"
+LOGIN_REDIRECT_URL = "/admin/"
+_OIDC_ENDPOINTS = (
+    OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_TOKEN_ENDPOINT, OIDC_OP_USER_ENDPOINT,
+    OIDC_OP_JWKS_ENDPOINT,
+)
+SSO_ENABLED = bool(OIDC_RP_CLIENT_ID and (OIDC_ISSUER or all(_OIDC_ENDPOINTS)))
+if OIDC_RP_CLIENT_ID and not SSO_ENABLED:
+    raise ImproperlyConfigured(
+        "OIDC_CLIENT_ID is set: set OIDC_ISSUER too, or all four of OIDC_AUTHORIZATION_ENDPOINT, "
+        "OIDC_TOKEN_ENDPOINT, OIDC_USERINFO_ENDPOINT and OIDC_JWKS_ENDPOINT."
+    )
+if SSO_ENABLED and not (OIDC_OFFICER_GROUPS or OIDC_AUDITOR_GROUPS):
+    raise ImproperlyConfigured(
+        "Single sign-on needs OIDC_OFFICER_GROUPS and/or OIDC_AUDITOR_GROUPS: without them "
+        "nobody could sign in through it."
+    )
+# The backend is always listed: it does nothing unless SSO_ENABLED (tests turn SSO on).
+AUTHENTICATION_BACKENDS.append("cases.sso.OIDCBackend")
+
+# Content-Security-Policy (django-csp) for every page but the portal, which sets a stricter one
+# of its own (cases.portal): no inline script anywhere, only scripts carrying the request's
+# nonce; styles from this host, plus the error pages' one inline <style> block by its hash
+# (templates/errors/page.html is self-contained so that a 500 renders with nothing else working;
+# tests/security/test_headers.py checks the hash against the template).
+ERROR_PAGE_STYLE_HASH = "'sha256-6ShZ10XADNmiYiBg20UUPeG4ZMPrFldEDOgiAUjVvrE='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, ERROR_PAGE_STYLE_HASH],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Vendors (see connectors/README.md). A vendor whose credentials are empty is "not configured".
 ADOBE_IMS_TOKEN_URL = env.str(
@@ -389,6 +492,8 @@ LOGGING = {
     "loggers": {
         # urllib3 logs full request URLs at DEBUG, and ID5's token travels in the URL.
         "urllib3": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; its lockouts and errors are WARNING and up.
+        "axes": {"level": "WARNING"},
         # Django's default config gives "django" its own console handler (DEBUG only) and
         # mail_admins; its records also reach the root handler, so each was printed twice.
         # Here they go to the root handler only, once.
@@ -400,7 +505,11 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
+# Django's CSRF middleware is there, as cases.security.CsrfViewMiddleware (a subclass fit for
+# no-referrer), which this check cannot see; tests/security/test_headers.py checks it is listed.
+SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "security.W003"]
+# Pages show personal data, and admin URLs may hold search terms: send no Referer at all.
+SECURE_REFERRER_POLICY = "no-referrer"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not TESTING)
     SESSION_COOKIE_SECURE = True

@@ -16,6 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api.urls")),
     path("portal/", include("cases.portal")),
+    # Single sign-on (OpenID Connect); answers 404 unless configured (cases.sso).
+    path("sso/", include("mozilla_django_oidc.urls")),
 ]
 
 # JSON for unknown paths under /api/, Django's page elsewhere.

@@ -1,16 +1,19 @@
 """`Authorization: Api-Key <key>`: the only way into the API.
 
 A missing header, a wrong key, and a revoked or suspended client all answer 401 with a
-`WWW-Authenticate` header; the message does not say which, so keys cannot be probed.
+`WWW-Authenticate` header; the message does not say which, so keys cannot be probed. An
+address that sent API_KEY_FAILURES_PER_MINUTE wrong keys this minute gets 429 with `Retry-After`
+for every key until the minute is over, so keys cannot be guessed at speed either.
 """
 
 from dataclasses import dataclass
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
+from cases import security
 from cases.models import ApiClient
 
 KEYWORD = "Api-Key"
@@ -40,14 +43,19 @@ class ApiKeyAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != KEYWORD.lower().encode():
             return None  # no key at all: DRF answers 401 through `authenticate_header`
+        retry_after = security.api_key_retry_after(request)
+        if retry_after is not None:
+            raise Throttled(
+                retry_after, detail="Too many wrong API keys from this address; try again later."
+            )
         if len(parts) != 2:
             raise AuthenticationFailed(f"Send the key as `Authorization: {KEYWORD} <key>`.")
         try:
-            key = parts[1].decode("ascii")
+            client = ApiClient.objects.for_key(parts[1].decode("ascii"))
         except UnicodeDecodeError:
-            raise AuthenticationFailed("Invalid, revoked or suspended API key.") from None
-        client = ApiClient.objects.for_key(key)
+            client = None
         if client is None:
+            security.note_api_key_failure(request)
             raise AuthenticationFailed("Invalid, revoked or suspended API key.")
         return ApiClientUser(client), client
 

@@ -222,8 +222,9 @@ def test_every_portal_response_carries_the_headers_even_django_404(client, db):
 def test_the_admin_keeps_its_own_headers(client, db):
     response = client.get("/admin/login/")
 
-    assert "Content-Security-Policy" not in response
-    assert response["Referrer-Policy"] == "same-origin"
+    # The admin's policy (django-csp, tests/security/test_headers.py), not the portal's.
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["Referrer-Policy"] == "no-referrer"
 
 
 def test_the_stylesheet_is_served_from_static(client, db):
