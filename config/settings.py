@@ -135,7 +135,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
-elif DB_POOL:
+# django-q2's cluster forks its processes from one parent: a pool opened before the fork would
+# hand the same sockets to several processes (seen as crossed results and duplicate keys). Each
+# cluster process runs one task at a time with one connection, so the worker keeps plain ones.
+elif DB_POOL and sys.argv[1:2] != ["qcluster"]:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": DB_POOL_MIN_SIZE,
