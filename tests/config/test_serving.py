@@ -112,9 +112,9 @@ def _wait_for(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
         if process.poll() is not None:
             raise AssertionError(f"gunicorn exited: {process.stdout.read()}")
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     raise AssertionError(f"gunicorn did not answer on {url}")
 
@@ -172,3 +172,20 @@ def test_gunicorn_serves_the_admin_with_its_static_files_when_debug_is_off(produ
     # The access log (gunicorn.conf.py) names the path, never the query string.
     assert '"GET /admin/login/ HTTP/1.1" 200' in output
     assert "secret-search" not in output
+
+
+def test_the_worker_keeps_plain_connections_because_django_q_forks():
+    # A pool opened in qcluster's parent would be inherited by every forked worker process.
+    script = (
+        "import json, os, sys; sys.argv = ['manage.py', 'qcluster']; "
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); "
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(json.dumps([d.get('OPTIONS', {}).get('pool'), d['CONN_MAX_AGE']]))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "CONN_MAX_AGE"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**clean, "DEBUG": "true", "DATABASE_URL": POSTGRES_URL},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [None, 60]
