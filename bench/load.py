@@ -3,7 +3,8 @@
 `python -m bench.load --cases 300 --clients 10` (or `make load`) creates a scratch PostgreSQL
 database, migrates it, starts the vendor sandbox, gunicorn (gunicorn.conf.py) and one worker
 (`qcluster`) against it, posts the cases with `submit: true`, waits until every vendor job has
-settled, prints the figures and drops the database. Bounded: at most 5000 cases, 50 clients, and
+settled, prints the figures and drops the database; it exits 1 if any post failed, any case was
+lost or sent twice, or the jobs did not settle in time. Bounded: at most 5000 cases, 50 clients, and
 `--settle-timeout` seconds of waiting. It never touches the configured database.
 
 Figures: accepted/s and p50/p95 latency of the posts, 5xx answers, cases lost (posted but not in
@@ -271,7 +272,8 @@ def _cases_in(database_url: str, run: str) -> int:
 
 
 def report(args, posts: Posts, seconds: float, stored: int, duplicates: int, peak: int,
-           settled: float | None) -> None:
+           settled: float | None) -> bool:
+    """Print the figures; True when nothing failed, was lost, sent twice or left unsettled."""
     accepted = posts.statuses[201] + posts.statuses[200]
     p50, p95 = (quantiles(posts.latencies, n=100)[i] * 1000 for i in (49, 94))
     server_errors = sum(n for status, n in posts.statuses.items() if status >= 500)
@@ -287,6 +289,9 @@ def report(args, posts: Posts, seconds: float, stored: int, duplicates: int, pea
     print(f"  duplicates         {duplicates} (at the sandbox)")
     print(f"  connections peak   {peak}")
     print(f"  time to settle     {f'{settled:.1f} s' if settled is not None else 'TIMED OUT'}")
+    return (server_errors, posts.errors, args.cases - stored, duplicates) == (0, 0, 0, 0) and (
+        settled is not None
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -315,12 +320,12 @@ def run(args: argparse.Namespace) -> int:
             with ConnectionWatch(args.admin_url, database) as watch:
                 posts, seconds = post_cases(web, key, args.cases, args.clients, run_id)
                 settled = wait_until_settled(database_url, args.settle_timeout)
-            report(args, posts, seconds, _cases_in(database_url, run_id),
-                   duplicates_at_sandbox(sandbox), watch.peak, settled)
+            clean = report(args, posts, seconds, _cases_in(database_url, run_id),
+                           duplicates_at_sandbox(sandbox), watch.peak, settled)
         finally:
             for child in reversed(children):
                 _stop(child)
-    return 0
+    return 0 if clean else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,6 @@ def not_configured_reason(vendor: str) -> str:
 def audit_attempt(attempt: Attempt) -> None:
     """Every vendor call attempt goes into the trail (no URL, body or identity value) and into
     the /metrics counters."""
-    count_vendor_call(attempt)
     record(
         "vendor.call",
         actor=Actor.system("worker"),
@@ -50,6 +49,7 @@ def audit_attempt(attempt: Attempt) -> None:
             "error_class": attempt.error_class,
         },
     )
+    count_vendor_call(attempt)
 
 
 def _timeout() -> tuple[float, float]:

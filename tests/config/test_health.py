@@ -107,3 +107,12 @@ def test_readyz_names_a_queue_backlog(client, worker_beat, settings):
 def test_probes_refuse_writes(client):
     assert client.post("/healthz").status_code == 405
     assert client.post("/readyz").status_code == 405
+
+
+def test_probes_answer_plain_http_while_the_rest_redirects_to_https(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.METRICS_TOKEN = "t"
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code in (200, 503)
+    # The bearer token must not travel in clear: /metrics is not exempt.
+    assert client.get("/metrics", headers={"Authorization": "Bearer t"}).status_code == 301
