@@ -3,17 +3,14 @@
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 
-from tests.config.test_settings import ROOT, STRONG_SECRET, _manage
+from tests.config.test_settings import ROOT, _manage
+from tests.serving import gunicorn, production_env
 
 POSTGRES_URL = "postgres://privacydesk:secret@db.example.com:5432/privacydesk"
 SHOW_DATABASE = (
@@ -100,78 +97,27 @@ def test_gunicorn_access_log_never_holds_the_query_string():
     assert not {"%(r)s", "%(q)s", "%(f)s"} & set(re.findall(r"%\(\w+\)s", log_format))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {process.stdout.read()}")
-        try:
-            requests.get(url, timeout=5)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError(f"gunicorn did not answer on {url}")
-
-
 @pytest.fixture
 def production(tmp_path) -> dict[str, str]:
-    """The README's production environment, on SQLite, with `collectstatic` already run."""
-    keep = {k: v for k, v in os.environ.items()
-            if k not in ("DEBUG", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL")}
-    env = {
-        **keep,
-        "DEBUG": "false",
-        "SECRET_KEY": STRONG_SECRET,
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "CACHE_URL": "locmemcache://",
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_THREADS": "2",
-    }
-    collected = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=300,
-    )
-    assert collected.returncode == 0, collected.stderr
-    return env
+    return production_env(tmp_path)
 
 
 def test_gunicorn_serves_the_admin_with_its_static_files_when_debug_is_off(production):
-    port = _free_port()
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(  # noqa: S603
-        [str(gunicorn), "config.wsgi", "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=production,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{base}/healthz", process)
-        assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
-        page = requests.get(f"{base}/admin/login/?next=/admin/secret-search", timeout=5)
+    with gunicorn(production) as server:
+        assert requests.get(f"{server.url}/healthz", timeout=5).json() == {"status": "ok"}
+        page = requests.get(f"{server.url}/admin/login/?next=/admin/secret-search", timeout=5)
         assert page.status_code == 200
         # Hashed names from the manifest, served by WhiteNoise with a far-future cache header.
         css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text)
         assert css, page.text[:2000]
-        static = requests.get(base + css.group(1), headers={"Accept-Encoding": "gzip"},
+        static = requests.get(server.url + css.group(1), headers={"Accept-Encoding": "gzip"},
                               timeout=5)
         assert static.status_code == 200
         assert static.headers["Content-Type"].startswith("text/css")
         assert "immutable" in static.headers["Cache-Control"]
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=30)[0]
     # The access log (gunicorn.conf.py) names the path, never the query string.
-    assert '"GET /admin/login/ HTTP/1.1" 200' in output
-    assert "secret-search" not in output
+    assert '"GET /admin/login/ HTTP/1.1" 200' in server.output
+    assert "secret-search" not in server.output
 
 
 def test_the_worker_keeps_plain_connections_because_django_q_forks():
