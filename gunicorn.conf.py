@@ -29,7 +29,8 @@ max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
 # The path only (%(U)s), never the query string or the referrer: search terms and links can
-# carry personal data. Remote address, time, method, path, status, bytes, milliseconds.
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# carry personal data; nor the client's address (a data subject's IP is personal data too; the
+# TLS proxy's log has it if you need it). Time, method, path, protocol, status, bytes, ms.
+access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # Behind a TLS proxy on the same host, trust its X-Forwarded-* headers (see BEHIND_TLS_PROXY).
 forwarded_allow_ips = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1")
