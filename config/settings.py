@@ -140,6 +140,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # cluster process runs one task at a time with one connection, so the worker keeps plain ones.
 elif DB_POOL and sys.argv[1:2] != ["qcluster"]:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # With the pool, this checks each connection as it leaves the pool: a database restart or
+    # failover costs a reconnect, not a 500.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": DB_POOL_MIN_SIZE,
         "max_size": DB_POOL_MAX_SIZE,

@@ -68,3 +68,22 @@ def test_ten_concurrent_clients_stay_within_the_pool_bound(live_server):
     assert len(statuses) == CLIENTS * REQUESTS_EACH
     assert set(statuses) <= {200, 503}  # no worker in this test: readiness may fail, never 500
     assert 1 <= peak <= bound, f"{peak} connections open, pool bound {bound}"
+
+
+def test_pooled_connections_killed_by_a_database_restart_are_replaced(live_server):
+    params = connection.get_connection_params()
+    params.pop("context", None)
+    database = connection.settings_dict["NAME"]
+    assert requests.get(f"{live_server.url}/readyz", timeout=30).status_code in (200, 503)
+    connection.close()  # back to the pool with the others
+
+    # What a restart or failover does to every pooled connection.
+    with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()", [database],
+        ).fetchone()[0]
+    assert killed >= 1
+
+    body = requests.get(f"{live_server.url}/readyz", timeout=30).json()
+    assert body["checks"]["database"] == {"ok": True}

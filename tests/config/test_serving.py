@@ -16,7 +16,7 @@ POSTGRES_URL = "postgres://privacydesk:secret@db.example.com:5432/privacydesk"
 SHOW_DATABASE = (
     "import json; from django.conf import settings; d = settings.DATABASES['default']; "
     "print(json.dumps({'pool': d.get('OPTIONS', {}).get('pool'), "
-    "'conn_max_age': d.get('CONN_MAX_AGE')}))"
+    "'conn_max_age': d.get('CONN_MAX_AGE'), 'checks': d.get('CONN_HEALTH_CHECKS')}))"
 )
 
 
@@ -34,12 +34,13 @@ def test_postgres_gets_a_bounded_pool_and_no_persistent_connections():
     assert database == {
         "pool": {"min_size": 2, "max_size": 8, "timeout": 10.0},
         "conn_max_age": 0,
+        "checks": True,  # each connection is checked as it leaves the pool
     }
 
 
 def test_the_pool_can_be_turned_off_for_an_external_pooler():
     database = _database(DATABASE_URL=POSTGRES_URL, DB_POOL="false", CONN_MAX_AGE="0")
-    assert database == {"pool": None, "conn_max_age": 0}
+    assert database == {"pool": None, "conn_max_age": 0, "checks": True}
 
 
 def test_sqlite_has_no_pool():
