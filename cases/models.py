@@ -798,3 +798,30 @@ class ResponseDownload(models.Model):
 
     def __str__(self) -> str:
         return f"Download #{self.pk} of {self.package_id}"
+
+
+class VendorCallStat(models.Model):
+    """Running totals of vendor calls, for /metrics: one row per vendor, operation, outcome and
+    latency bucket, incremented in place by whichever process made the call (web or worker).
+
+    `le_ms` is the bucket's upper bound in milliseconds (a Prometheus histogram's `le`), or
+    `INF_MS` for calls slower than every bound. Ids and codes only, like the audit trail."""
+
+    INF_MS = -1
+
+    vendor = models.CharField(max_length=20)
+    operation = models.CharField(max_length=50)
+    outcome = models.CharField(max_length=30, help_text="ok, or the error's kind.")
+    le_ms = models.IntegerField("bucket (ms)")
+    calls = models.PositiveBigIntegerField(default=0)
+    total_ms = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "operation", "outcome", "le_ms"], name="vendorcallstat_one_row"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.operation} {self.outcome} ≤{self.le_ms} ms"

@@ -11,6 +11,7 @@ from django.core.cache import cache
 
 from cases.audit import Actor, record
 from cases.choices import Vendor
+from cases.monitoring import count_vendor_call
 from connectors.adobe_hygiene import AdobeHygieneClient
 from connectors.adobe_ims import AdobeCredentials, AdobeTokenProvider
 from connectors.adobe_privacy import AdobePrivacyClient
@@ -35,7 +36,8 @@ def not_configured_reason(vendor: str) -> str:
 
 
 def audit_attempt(attempt: Attempt) -> None:
-    """Every vendor call attempt goes into the trail: no URL, body or identity value."""
+    """Every vendor call attempt goes into the trail (no URL, body or identity value) and into
+    the /metrics counters."""
     record(
         "vendor.call",
         actor=Actor.system("worker"),
@@ -47,6 +49,7 @@ def audit_attempt(attempt: Attempt) -> None:
             "error_class": attempt.error_class,
         },
     )
+    count_vendor_call(attempt)
 
 
 def _timeout() -> tuple[float, float]:

@@ -133,6 +133,21 @@ TEMPLATES = [
 # can write at once: WAL lets readers run beside the writer, IMMEDIATE transactions take the write
 # lock up front (no deadlocked upgrades), and a busy timeout waits instead of failing.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# PostgreSQL: each process keeps a bounded pool of connections (psycopg_pool, through Django), so
+# a threaded server or a burst of requests waits for a free connection instead of opening one per
+# thread until PostgreSQL refuses more. With the pool CONN_MAX_AGE must be 0: a request hands its
+# connection back to the pool when it ends. The budget: README "Connection budget".
+DB_POOL = env.bool("DB_POOL", default=True)
+DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=4)
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=10.0)
+if DB_POOL_MAX_SIZE < 1 or not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE:
+    raise ImproperlyConfigured(
+        f"DB_POOL_MIN_SIZE ({DB_POOL_MIN_SIZE}) and DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE}) must "
+        "satisfy 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE, with DB_POOL_MAX_SIZE at least 1."
+    )
+if DB_POOL_TIMEOUT <= 0:
+    raise ImproperlyConfigured(f"DB_POOL_TIMEOUT must be more than 0 seconds: {DB_POOL_TIMEOUT}")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -141,6 +156,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+# django-q2's cluster forks its processes from one parent: a pool opened before the fork would
+# hand the same sockets to several processes (seen as crossed results and duplicate keys). Each
+# cluster process runs one task at a time with one connection, so the worker keeps plain ones.
+elif DB_POOL and sys.argv[1:2] != ["qcluster"]:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # With the pool, this checks each connection as it leaves the pool: a database restart or
+    # failover costs a reconnect, not a 500.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -174,6 +202,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Production serves the collected files (`collectstatic`) itself through WhiteNoise, with hashed
+# names (cached for ever) and pre-compressed; development and tests read them from the apps.
+if not DEV_DEFAULTS:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 # Result files hold personal data: they are stored here but never served by URL; officers and
 # API clients fetch them through audited views.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
@@ -501,6 +540,13 @@ LOGGING = {
     },
 }
 
+# Health and metrics (config/health.py). /metrics answers only with this bearer token (unset:
+# 404). /readyz fails when no worker has finished a task for this many seconds (a scheduled sync
+# runs every minute) or when more tasks than this wait in the queue.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+READYZ_WORKER_MAX_AGE = env.int("READYZ_WORKER_MAX_AGE", default=300)
+READYZ_MAX_BACKLOG = env.int("READYZ_MAX_BACKLOG", default=1000)
+
 # Production hardening; `manage.py check --deploy` passes with these when DEBUG is off.
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -512,6 +558,8 @@ SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "security.W003"]
 SECURE_REFERRER_POLICY = "no-referrer"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not TESTING)
+    # Probes from the orchestrator speak plain HTTP to the process; these hold no data.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)

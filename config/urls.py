@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from config import health
 from config.views import favicon
 
 urlpatterns = [
@@ -18,6 +19,9 @@ urlpatterns = [
     path("portal/", include("cases.portal")),
     # Single sign-on (OpenID Connect); answers 404 unless configured (cases.sso).
     path("sso/", include("mozilla_django_oidc.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
 ]
 
 # JSON for unknown paths under /api/, Django's page elsewhere.
