@@ -58,7 +58,8 @@ def test_metrics_refuse_a_missing_or_wrong_token(client, token, header):
 def test_metrics_count_cases_jobs_and_messages(client, token, make_case, system_actor):
     make_case()
     services.submit_case(
-        services.verify_identity(make_case(vendors=["id5"], identities=ADA), actor=system_actor),
+        services.verify_identity(make_case(vendors=["id5"], identities=ADA), actor=system_actor,
+                                 method="ticketing_system"),
         actor=system_actor,
     )
     samples = scrape(client)
@@ -76,7 +77,8 @@ def test_vendor_calls_made_by_the_worker_are_counted(
 ):
     settings.MEDIA_ROOT = tmp_path
     case = services.verify_identity(
-        make_case(vendors=["id5"], actions=["delete"], identities=ADA), actor=system_actor
+        make_case(vendors=["id5"], actions=["delete"], identities=ADA), actor=system_actor,
+        method="ticketing_system",
     )
     services.submit_case(case, actor=system_actor)
     tasks.send_pending_jobs()  # the worker's task: it calls ID5 through the connector
