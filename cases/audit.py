@@ -93,7 +93,8 @@ def _check_details(details: dict[str, Any]) -> None:
         raise ValueError(f"Audit details must not carry personal data or secrets: {sorted(bad)}")
 
 
-def _lock_chain() -> None:
+def lock_chain() -> None:
+    """Take the chain's writer lock for the rest of the transaction (re-entrant)."""
     # SQLite writers are already serialised by IMMEDIATE transactions (settings.DATABASES).
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -135,7 +136,7 @@ def record_many(pending: list[Pending]) -> list[AuditEvent]:
     if not pending:
         return []
     with transaction.atomic():
-        _lock_chain()
+        lock_chain()
         head = chain_head()
         seq, prev_hash, now = head.seq, head.hash, timezone.now()
         events = []
