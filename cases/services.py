@@ -720,6 +720,24 @@ def queue_sending() -> None:
     async_task("cases.tasks.send_pending_jobs", task_name="send pending vendor jobs")
 
 
+SEND_WINDOW_SCHEDULE = "Send Adobe batch"
+
+
+def schedule_sending(when: dt.datetime) -> None:
+    """Have the worker's scheduler run a send pass at `when` (the end of an Adobe send window):
+    one pending one-off schedule at a time, moved earlier if needed, deleted once it has run."""
+    from django_q.models import Schedule
+
+    scheduled = Schedule.objects.filter(name=SEND_WINDOW_SCHEDULE).first()
+    if scheduled is None:
+        Schedule.objects.create(
+            name=SEND_WINDOW_SCHEDULE, func="cases.tasks.send_pending_jobs",
+            schedule_type=Schedule.ONCE, next_run=when,
+        )
+    elif scheduled.next_run > when:
+        Schedule.objects.filter(pk=scheduled.pk).update(next_run=when)
+
+
 def _job_problem(job: VendorJob) -> str | None:
     """Why this job needs an officer, or None."""
     label = f"{job.get_vendor_display()} {job.action}"

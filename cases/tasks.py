@@ -32,7 +32,7 @@ from cases.models import Identity, VendorJob
 from cases.routing import ID5_IDENTITY_NAMESPACES
 from cases.zipcheck import ResultFileRejected, inspect_zip
 from connectors.adobe_hygiene import NamespaceIds
-from connectors.adobe_privacy import PrivacyJob, PrivacyUser, UserID
+from connectors.adobe_privacy import MAX_USERS_PER_REQUEST, PrivacyJob, PrivacyUser, UserID
 from connectors.base import ConnectorError, RateLimited, next_utc_midnight
 from connectors.id5 import DeletionRequest
 
@@ -83,8 +83,41 @@ def send_pending_jobs(report: PassReport | None = None) -> str:
                 services.update_job(job, last_error=reason, next_attempt_at=None)
             report.add(f"{vendor} not configured", len(jobs))
             continue
-        SENDERS[vendor](jobs, report)
+        if vendor == Vendor.ADOBE_PRIVACY:
+            jobs = _past_send_window(jobs, report, now)
+        if jobs:
+            SENDERS[vendor](jobs, report)
     return str(report)
+
+
+def _past_send_window(jobs: list[VendorJob], report: PassReport,
+                      now: dt.datetime) -> list[VendorJob]:
+    """The Adobe jobs to send now; the others wait for their window, with a send scheduled for
+    when it ends. A request per (regulation, product set) goes when its oldest first-time job
+    has waited ADOBE_SEND_WINDOW_SECONDS, when 1000 users wait, or at once when no Adobe request
+    went out within the window (a lone case is not held back). Resends never wait."""
+    window = dt.timedelta(seconds=settings.ADOBE_SEND_WINDOW_SECONDS)
+    if not window or not any(job.attempts == 0 for job in jobs):
+        return jobs
+    recent = VendorJob.objects.filter(vendor=Vendor.ADOBE_PRIVACY,
+                                      sending_started_at__gt=now - window).exists()
+    if not recent:
+        return jobs
+    groups: dict[tuple[str, tuple[str, ...]], list[VendorJob]] = defaultdict(list)
+    for job in jobs:
+        groups[(job.case.regulation, tuple(job.products))].append(job)
+    ready, wake_at = [], None
+    for group in groups.values():
+        fresh = [job.created_at for job in group if job.attempts == 0]
+        users = len({job.case_id for job in group})
+        if not fresh or users >= MAX_USERS_PER_REQUEST or min(fresh) + window <= now:
+            ready += group
+            continue
+        wake_at = min(wake_at or min(fresh) + window, min(fresh) + window)
+        report.add("adobe_privacy waiting for the send window", len(group))
+    if wake_at is not None:
+        services.schedule_sending(wake_at)
+    return ready
 
 
 def _claimed(jobs: list[VendorJob]) -> list[VendorJob]:
