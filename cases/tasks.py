@@ -611,10 +611,12 @@ def _fetch_results(report: PassReport, *, inline: bool, found: dict[int, Privacy
             report.add("results queued")
         return
     fetched: list[services.FetchedResult] = []
+    # One client and one downloader for the pass: their connections are kept between files.
+    clients = (vendors.adobe_privacy(), vendors.downloader()) if waiting else None
     try:
         for job in waiting:
             # This pass just read the job: its download link is fresh, no second read.
-            outcome = _fetch_file(job, found.get(job.pk))
+            outcome = _fetch_file(job, found.get(job.pk), clients)
             if isinstance(outcome, services.FetchedResult):
                 fetched.append(outcome)
             report.add("results fetched")
@@ -632,7 +634,7 @@ def download_result(job_id: int) -> str:
     job = VendorJob.objects.select_related("case").filter(pk=job_id).first()
     if job is None or job.result_status != ResultStatus.PENDING:
         return "nothing to do"
-    outcome = _fetch_file(job, None)
+    outcome = _fetch_file(job, None, None)
     if isinstance(outcome, str):
         return outcome
     try:
@@ -641,27 +643,31 @@ def download_result(job_id: int) -> str:
         outcome.path.unlink(missing_ok=True)
 
 
-def _fetch_file(job: VendorJob, found: PrivacyJob | None) -> "services.FetchedResult | str":
+def _fetch_file(job: VendorJob, found: PrivacyJob | None,
+                clients: tuple | None) -> "services.FetchedResult | str":
     """Download and check the job's ZIP (reading the job first unless `found` is given); the
     checked file to attach, or what happened instead, already written to the job."""
     incoming = Path(settings.MEDIA_ROOT) / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     path = incoming / f"job-{job.pk}-{uuid.uuid4().hex}.zip"
-    outcome = _download_checked(job, path, found)
+    outcome = _download_checked(job, path, found, *(clients or _download_clients()))
     if isinstance(outcome, str):
         path.unlink(missing_ok=True)
     return outcome
 
 
-def _download_checked(job: VendorJob, path: Path,
-                      found: PrivacyJob | None) -> "services.FetchedResult | str":
-    client = vendors.adobe_privacy()
+def _download_clients() -> tuple:
+    return vendors.adobe_privacy(), vendors.downloader()
+
+
+def _download_checked(job: VendorJob, path: Path, found: PrivacyJob | None, client,
+                      downloader) -> "services.FetchedResult | str":
     try:
         found = found or client.get_job(job.vendor_job_id)
         if not found.download_url:
             services.update_job(job, result_status=ResultStatus.NOT_OFFERED)
             return "no file offered"
-        download = vendors.downloader().download(
+        download = downloader.download(
             found.download_url, path, auth_headers=client.auth_headers()
         )
         entries = inspect_zip(path)
