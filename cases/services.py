@@ -7,6 +7,8 @@ a keyword-only `actor` (see `cases.audit.Actor`) and raises `ValidationError` fo
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases import deadlines, job_reasons, messaging, routing, vendors, webhooks
-from cases.audit import Actor, record
+from cases.audit import Actor, Pending, lock_chain, record, record_many
 from cases.choices import (
     CASE_HOLDABLE,
     CASE_NOTHING_TO_SEND,
@@ -718,6 +720,24 @@ def queue_sending() -> None:
     async_task("cases.tasks.send_pending_jobs", task_name="send pending vendor jobs")
 
 
+SEND_WINDOW_SCHEDULE = "Send Adobe batch"
+
+
+def schedule_sending(when: dt.datetime) -> None:
+    """Have the worker's scheduler run a send pass at `when` (the end of an Adobe send window):
+    one pending one-off schedule at a time, moved earlier if needed, deleted once it has run."""
+    from django_q.models import Schedule
+
+    scheduled = Schedule.objects.filter(name=SEND_WINDOW_SCHEDULE).first()
+    if scheduled is None:
+        Schedule.objects.create(
+            name=SEND_WINDOW_SCHEDULE, func="cases.tasks.send_pending_jobs",
+            schedule_type=Schedule.ONCE, next_run=when,
+        )
+    elif scheduled.next_run > when:
+        Schedule.objects.filter(pk=scheduled.pk).update(next_run=when)
+
+
 def _job_problem(job: VendorJob) -> str | None:
     """Why this job needs an officer, or None."""
     label = f"{job.get_vendor_display()} {job.action}"
@@ -743,20 +763,46 @@ def refresh_case_status(case: Case) -> None:
 
     Officers' statuses (new, verified, on hold, ended) are left alone.
     """
-    if case.status not in (
-        CaseStatus.IN_PROGRESS, CaseStatus.ACTION_REQUIRED, CaseStatus.COMPLETED
-    ):
+    if case.status not in _FOLLOWS_JOBS:
         return
-    jobs = list(case.jobs.all())
-    problems = [p for p in map(_job_problem, jobs) if p]
-    if problems:
-        status, reason = CaseStatus.ACTION_REQUIRED, "; ".join(problems)
-    elif jobs and all(map(_job_done, jobs)):
-        status, reason = CaseStatus.COMPLETED, ""
-    else:
-        status, reason = CaseStatus.IN_PROGRESS, ""
+    status, reason = _status_from_jobs(list(case.jobs.all()))
     if (status, reason) != (case.status, case.status_reason):
         _set_status(case, status, actor=Actor.system("workflow"), reason=reason)
+
+
+_FOLLOWS_JOBS = (CaseStatus.IN_PROGRESS, CaseStatus.ACTION_REQUIRED, CaseStatus.COMPLETED)
+
+
+def _status_from_jobs(jobs: list[VendorJob]) -> tuple[str, str]:
+    problems = [p for p in map(_job_problem, jobs) if p]
+    if problems:
+        return CaseStatus.ACTION_REQUIRED, "; ".join(problems)
+    if jobs and all(map(_job_done, jobs)):
+        return CaseStatus.COMPLETED, ""
+    return CaseStatus.IN_PROGRESS, ""
+
+
+def _refresh_case_statuses(case_ids: Iterable[int]) -> list[Pending]:
+    """One status refresh per case for a batch of job changes: cases locked in one query (in
+    id order, so two passes cannot deadlock), their jobs read in one more. Returns the audit
+    events for the caller's batch; webhooks are written as `_set_status` writes them."""
+    cases = list(Case.objects.select_for_update().filter(pk__in=set(case_ids),
+                                                          status__in=_FOLLOWS_JOBS).order_by("pk"))
+    jobs: dict[int, list[VendorJob]] = {case.pk: [] for case in cases}
+    for job in VendorJob.objects.filter(case__in=cases).select_related(None):
+        jobs[job.case_id].append(job)
+    events, now, actor = [], timezone.now(), Actor.system("workflow")
+    for case in cases:
+        status, reason = _status_from_jobs(jobs[case.pk])
+        if (status, reason) == (case.status, case.status_reason):
+            continue
+        old_status = case.status
+        case.status, case.status_reason, case.status_changed_at = status, reason, now
+        case.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+        events.append(Pending("case.status_changed", actor, case, case,
+                              {"from": old_status, "to": status}))
+        webhooks.status_changed(case, old_status, status)
+    return events
 
 
 @transaction.atomic
@@ -764,14 +810,10 @@ def update_job(job: VendorJob, *, actor: Actor | None = None, **changes) -> Vend
     """Apply changes to a job (from a worker), audit a status change, and refresh its case."""
     job = VendorJob.objects.select_for_update().get(pk=job.pk)
     old_status = job.status
-    for name, value in changes.items():
-        setattr(job, name, value)
-    if job.status in JOB_TERMINAL and not job.completed_at:
-        job.completed_at = timezone.now()
-    if job.status in JOB_FAILED and not job.last_error:
-        # Whatever ended the job badly, the officer gets the vendor's words and a next step.
-        job.last_error = job_reasons.problem_reason(job)
-    job.save()
+    changed = _set_job_fields(job, changes)
+    if not changed:
+        return job
+    job.save(update_fields=[*changed, "updated_at"])
     if job.status != old_status:
         record(
             "job.status_changed",
@@ -783,6 +825,62 @@ def update_job(job: VendorJob, *, actor: Actor | None = None, **changes) -> Vend
         )
     refresh_case_status(_lock(job.case))
     return job
+
+
+def _set_job_fields(job: VendorJob, changes: Mapping[str, object]) -> list[str]:
+    """Apply `changes` (and what follows from them) to `job`; the names of fields that changed."""
+    changed = [name for name, value in changes.items() if getattr(job, name) != value]
+    for name in changed:
+        setattr(job, name, changes[name])
+    if job.status in JOB_TERMINAL and not job.completed_at:
+        job.completed_at = timezone.now()
+        changed.append("completed_at")
+    if job.status in JOB_FAILED and not job.last_error:
+        # Whatever ended the job badly, the officer gets the vendor's words and a next step.
+        job.last_error = job_reasons.problem_reason(job)
+        changed.append("last_error")
+    return list(dict.fromkeys(changed))
+
+
+@transaction.atomic
+def apply_job_changes(
+    updates: Iterable[tuple[VendorJob, Mapping[str, object]]], *, actor: Actor | None = None,
+    touched: Iterable[int] = (),
+) -> list[VendorJob]:
+    """A sync pass's writes in one go: each job's changed fields only, one audit batch, and one
+    status refresh per case. `touched` are ids of jobs read unchanged (their last_synced_at).
+
+    A job is written only if its status and result are still what the pass read (an officer's
+    retry or another worker may have moved it meanwhile): no lock is held across the vendor
+    calls, and a skipped job is simply read again by the next pass.
+    """
+    actor = actor or Actor.system("worker")
+    now = timezone.now()
+    applied, events = [], []
+    for job, changes in updates:
+        read_status, read_result = job.status, job.result_status
+        changed = _set_job_fields(job, changes)
+        if not changed:
+            continue
+        written = VendorJob.objects.filter(
+            pk=job.pk, status=read_status, result_status=read_result
+        ).update(updated_at=now, **{name: getattr(job, name) for name in changed})
+        if not written:
+            continue
+        applied.append(job)
+        if job.status != read_status:
+            events.append(Pending("job.status_changed", actor, job.case, job, {
+                "vendor": job.vendor, "action": job.action, "from": read_status,
+                "to": job.status, "vendor_status": job.vendor_status}))
+    touched = list(touched)
+    if touched:
+        VendorJob.objects.filter(pk__in=touched).update(last_synced_at=now)
+    # The chain lock before the case locks, in the order update_job takes them (job, chain,
+    # case), so a pass and a single update cannot deadlock.
+    lock_chain()
+    record_many(events)
+    record_many(_refresh_case_statuses(job.case_id for job in applied))
+    return applied
 
 
 def claim_job(job: VendorJob) -> bool:
@@ -916,29 +1014,60 @@ def queue_download(job_id: int) -> None:
     async_task("cases.tasks.download_result", job_id, task_name=f"download result of job {job_id}")
 
 
+@dataclass(frozen=True)
+class FetchedResult:
+    """A result file downloaded and checked, waiting to be attached to its job."""
+
+    job: VendorJob
+    path: Path
+    name: str
+    size: int
+    sha256: str
+    entries: list[dict]
+
+
 @transaction.atomic
 def attach_result(
     job: VendorJob, path, *, name: str, size: int, sha256: str, entries: list[dict]
 ) -> ResultFile | None:
     """Store a checked result file and attach it to the job and case (once)."""
-    job = VendorJob.objects.select_for_update().select_related("case").get(pk=job.pk)
-    if job.result_status == ResultStatus.ATTACHED:
-        return None  # another worker got there first
-    now = timezone.now()
-    with open(path, "rb") as handle:
+    attached = attach_results([FetchedResult(job, Path(path), name, size, sha256, entries)])
+    return attached[0] if attached else None
+
+
+@transaction.atomic
+def attach_results(fetched: list[FetchedResult]) -> list[ResultFile]:
+    """Store checked result files and attach each to its job and case, once: the jobs locked
+    in one query, one audit batch, and one status refresh per case."""
+    if not fetched:
+        return []
+    locked = VendorJob.objects.select_for_update().select_related("case").in_bulk(
+        [item.job.pk for item in fetched])
+    now, actor = timezone.now(), Actor.system("worker")
+    results, events = [], []
+    for item in fetched:
+        job = locked.get(item.job.pk)
+        if job is None or job.result_status == ResultStatus.ATTACHED:
+            continue  # gone, or another worker got there first
         result = ResultFile(
-            case=job.case, job=job, name=name, size=size, sha256=sha256, entries=entries,
-            downloaded_at=now,
+            case=job.case, job=job, name=item.name, size=item.size, sha256=item.sha256,
+            entries=item.entries, downloaded_at=now,
             purge_after=now + dt.timedelta(days=settings.RESULT_RETENTION_DAYS),
         )
-        result.file.save(name, File(handle), save=False)
+        with open(item.path, "rb") as handle:
+            result.file.save(item.name, File(handle), save=False)
         result.save()
-    record(
-        "result.attached", actor=Actor.system("worker"), case=job.case, obj=result,
-        details={"job_id": job.pk, "size": size, "sha256": sha256, "entry_count": len(entries)},
-    )
-    update_job(job, result_status=ResultStatus.ATTACHED, last_error="")
-    return result
+        changed = _set_job_fields(job, {"result_status": ResultStatus.ATTACHED, "last_error": ""})
+        VendorJob.objects.filter(pk=job.pk).update(
+            updated_at=now, **{name: getattr(job, name) for name in changed})
+        events.append(Pending("result.attached", actor, job.case, result, {
+            "job_id": job.pk, "size": item.size, "sha256": item.sha256,
+            "entry_count": len(item.entries)}))
+        results.append(result)
+    lock_chain()  # before the case locks, as update_job takes them
+    record_many(events)
+    record_many(_refresh_case_statuses(result.case_id for result in results))
+    return results
 
 
 def record_result_download(result: ResultFile, *, actor: Actor) -> None:

@@ -32,7 +32,7 @@ from cases.models import Identity, VendorJob
 from cases.routing import ID5_IDENTITY_NAMESPACES
 from cases.zipcheck import ResultFileRejected, inspect_zip
 from connectors.adobe_hygiene import NamespaceIds
-from connectors.adobe_privacy import PrivacyJob, PrivacyUser, UserID
+from connectors.adobe_privacy import MAX_USERS_PER_REQUEST, PrivacyJob, PrivacyUser, UserID
 from connectors.base import ConnectorError, RateLimited, next_utc_midnight
 from connectors.id5 import DeletionRequest
 
@@ -83,8 +83,41 @@ def send_pending_jobs(report: PassReport | None = None) -> str:
                 services.update_job(job, last_error=reason, next_attempt_at=None)
             report.add(f"{vendor} not configured", len(jobs))
             continue
-        SENDERS[vendor](jobs, report)
+        if vendor == Vendor.ADOBE_PRIVACY:
+            jobs = _past_send_window(jobs, report, now)
+        if jobs:
+            SENDERS[vendor](jobs, report)
     return str(report)
+
+
+def _past_send_window(jobs: list[VendorJob], report: PassReport,
+                      now: dt.datetime) -> list[VendorJob]:
+    """The Adobe jobs to send now; the others wait for their window, with a send scheduled for
+    when it ends. A request per (regulation, product set) goes when its oldest first-time job
+    has waited ADOBE_SEND_WINDOW_SECONDS, when 1000 users wait, or at once when no Adobe request
+    went out within the window (a lone case is not held back). Resends never wait."""
+    window = dt.timedelta(seconds=settings.ADOBE_SEND_WINDOW_SECONDS)
+    if not window or not any(job.attempts == 0 for job in jobs):
+        return jobs
+    recent = VendorJob.objects.filter(vendor=Vendor.ADOBE_PRIVACY,
+                                      sending_started_at__gt=now - window).exists()
+    if not recent:
+        return jobs
+    groups: dict[tuple[str, tuple[str, ...]], list[VendorJob]] = defaultdict(list)
+    for job in jobs:
+        groups[(job.case.regulation, tuple(job.products))].append(job)
+    ready, wake_at = [], None
+    for group in groups.values():
+        fresh = [job.created_at for job in group if job.attempts == 0]
+        users = len({job.case_id for job in group})
+        if not fresh or users >= MAX_USERS_PER_REQUEST or min(fresh) + window <= now:
+            ready += group
+            continue
+        wake_at = min(wake_at or min(fresh) + window, min(fresh) + window)
+        report.add("adobe_privacy waiting for the send window", len(group))
+    if wake_at is not None:
+        services.schedule_sending(wake_at)
+    return ready
 
 
 def _claimed(jobs: list[VendorJob]) -> list[VendorJob]:
@@ -432,41 +465,62 @@ def _flag_for_officer(job: VendorJob, report: PassReport, *, detail: str = "") -
 
 
 def sync_vendor_jobs(*, download_inline: bool = False) -> str:
-    """One pass: send what is due, read every active job's status, fetch finished results."""
+    """One pass: send what is due, read every active job's status, fetch finished results.
+
+    Reads are bulk: every active job with its case in one query, Adobe's list endpoint for
+    statuses, each Adobe job read at most once (its details only when its status moved). Writes
+    are one batch after the reads (changed fields only, one audit batch, one status refresh per
+    case), and the pass's status reads are counted into one `vendor.calls` event.
+    """
     report = PassReport()
-    send_pending_jobs(report)
-    active = VendorJob.objects.filter(
-        status__in=[JobStatus.SUBMITTED, JobStatus.PROCESSING]
-    ).exclude(vendor_job_id="").select_related("case")
-    by_vendor: dict[str, list[VendorJob]] = defaultdict(list)
-    for job in active:
-        by_vendor[job.vendor].append(job)
-    if by_vendor[Vendor.ADOBE_PRIVACY]:
-        _sync_adobe_privacy(by_vendor[Vendor.ADOBE_PRIVACY], report)
-    for vendor in (Vendor.ID5, Vendor.ADOBE_HYGIENE):
-        if by_vendor[vendor]:
-            client = vendors.id5() if vendor == Vendor.ID5 else vendors.adobe_hygiene()
-            for job in by_vendor[vendor]:
-                _sync_one(job, lambda j, c=client: _read_other(j, c), report)
-    _fetch_results(report, inline=download_inline)
+    with vendors.summarised_polls():
+        send_pending_jobs(report)
+        batch = SyncBatch()
+        active = VendorJob.objects.filter(
+            status__in=[JobStatus.SUBMITTED, JobStatus.PROCESSING]
+        ).exclude(vendor_job_id="").select_related("case")
+        by_vendor: dict[str, list[VendorJob]] = defaultdict(list)
+        for job in active:
+            by_vendor[job.vendor].append(job)
+        if by_vendor[Vendor.ADOBE_PRIVACY]:
+            _sync_adobe_privacy(by_vendor[Vendor.ADOBE_PRIVACY], report, batch)
+        for vendor in (Vendor.ID5, Vendor.ADOBE_HYGIENE):
+            if by_vendor[vendor]:
+                client = vendors.id5() if vendor == Vendor.ID5 else vendors.adobe_hygiene()
+                for job in by_vendor[vendor]:
+                    _sync_one(job, lambda j, c=client: _read_other(j, c), report, batch)
+        services.apply_job_changes(batch.updates, touched=batch.unchanged)
+        _fetch_results(report, inline=download_inline, found=batch.found)
     return str(report)
 
 
-def _sync_one(job: VendorJob, read, report: PassReport) -> None:
+@dataclass
+class SyncBatch:
+    """What a pass read, written in one go at its end: changes per job, ids of jobs read
+    unchanged, and the Adobe jobs read in full (an inline download reuses their links)."""
+
+    updates: list[tuple[VendorJob, dict]] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    found: dict[int, PrivacyJob] = field(default_factory=dict)
+
+
+def _sync_one(job: VendorJob, read, report: PassReport, batch: SyncBatch) -> None:
     try:
-        read(job)
+        batch.updates.append((job, read(job)))
         report.add(f"{job.vendor} synced")
     except ConnectorError as exc:
-        services.update_job(job, last_error=f"Status check failed: {exc.message}")
+        batch.updates.append((job, {"last_error": f"Status check failed: {exc.message}"}))
         report.add(f"{job.vendor} sync failed")
     except Exception:  # one broken job must not stop the pass; the log has the traceback
         log.exception("Syncing job %s failed", job.pk)
-        services.update_job(job, last_error="Status check failed unexpectedly; see the worker log.")
+        batch.updates.append(
+            (job, {"last_error": "Status check failed unexpectedly; see the worker log."}))
         report.add(f"{job.vendor} sync failed")
 
 
-def _sync_adobe_privacy(jobs: list[VendorJob], report: PassReport) -> None:
-    """Bulk status from the list endpoint (Adobe's advice); per-job reads for the details."""
+def _sync_adobe_privacy(jobs: list[VendorJob], report: PassReport, batch: SyncBatch) -> None:
+    """Bulk status from the list endpoint (Adobe's advice); one read per job whose status moved,
+    for its products' details."""
     client = vendors.adobe_privacy()
     by_regulation: dict[str, list[VendorJob]] = defaultdict(list)
     for job in jobs:
@@ -476,11 +530,16 @@ def _sync_adobe_privacy(jobs: list[VendorJob], report: PassReport) -> None:
         for job in group:
             summary = listed.get(job.vendor_job_id)
             if summary is not None and summary.vendor_status == job.vendor_status:
-                VendorJob.objects.filter(pk=job.pk).update(last_synced_at=timezone.now())
+                batch.unchanged.append(job.pk)
                 report.add("adobe_privacy unchanged")
                 continue
-            _sync_one(job, lambda j: _apply_privacy_job(j, client.get_job(j.vendor_job_id)),
-                      report)
+            _sync_one(job, lambda j: _read_privacy_job(j, client, batch), report, batch)
+
+
+def _read_privacy_job(job: VendorJob, client, batch: SyncBatch) -> dict:
+    found = client.get_job(job.vendor_job_id)
+    batch.found[job.pk] = found
+    return _privacy_changes(job, found)
 
 
 def _list_statuses(client, regulation: str, jobs: list[VendorJob]) -> dict[str, PrivacyJob]:
@@ -498,7 +557,7 @@ def _list_statuses(client, regulation: str, jobs: list[VendorJob]) -> dict[str, 
     return {job.job_id: job for job in listing.jobs}
 
 
-def _apply_privacy_job(job: VendorJob, found: PrivacyJob, **extra) -> None:
+def _privacy_changes(job: VendorJob, found: PrivacyJob) -> dict:
     failed = [p for p in found.products if p.status == "error" or (p.code or "").endswith("-400")]
     changes = {
         "status": found.status,
@@ -509,50 +568,62 @@ def _apply_privacy_job(job: VendorJob, found: PrivacyJob, **extra) -> None:
             p.product: {"status": p.status, "code": p.code} for p in found.products
         },
         "last_synced_at": timezone.now(),
-        # A job that ended badly gets its full reason (codes and next step) in update_job.
+        # A job that ended badly gets its full reason (codes and next step) when written.
         "last_error": "" if found.status in JOB_FAILED else "; ".join(
             f"{p.product}: {p.code} {p.message or ''}".strip() for p in failed
         ),
-        **extra,
     }
     finished = found.status in (JobStatus.COMPLETE, JobStatus.PARTIAL)
     if job.action == "access" and finished and job.result_status == ResultStatus.NONE:
         changes["result_status"] = (
             ResultStatus.PENDING if found.download_url else ResultStatus.NOT_OFFERED
         )
-    services.update_job(job, **changes)
+    return changes
 
 
-def _read_other(job: VendorJob, client) -> None:
+def _read_other(job: VendorJob, client) -> dict:
     if job.vendor == Vendor.ID5:
         state = client.get_status(job.vendor_job_id)
         note = "ID5 deleted the data but could not email the reply." if state.email_failed else ""
-        services.update_job(
-            job, status=state.status, vendor_status=state.vendor_status,
-            result_codes=[state.processing_result] if state.processing_result else [],
-            last_synced_at=timezone.now(), last_error=note,
-        )
-        return
+        return {
+            "status": state.status, "vendor_status": state.vendor_status,
+            "result_codes": [state.processing_result] if state.processing_result else [],
+            "last_synced_at": timezone.now(), "last_error": note,
+        }
     order = client.get_work_order(job.vendor_job_id)
     failed = ", ".join(order.failed_products)
-    services.update_job(
-        job, status=order.status, vendor_status=order.vendor_status,
-        product_statuses={p.product: {"status": p.status} for p in order.products},
-        last_synced_at=timezone.now(),
-        last_error=f"Failed: {failed}" if failed and order.status not in JOB_FAILED else "",
-    )
+    return {
+        "status": order.status, "vendor_status": order.vendor_status,
+        "product_statuses": {p.product: {"status": p.status} for p in order.products},
+        "last_synced_at": timezone.now(),
+        "last_error": f"Failed: {failed}" if failed and order.status not in JOB_FAILED else "",
+    }
 
 
-def _fetch_results(report: PassReport, *, inline: bool) -> None:
-    waiting = VendorJob.objects.filter(result_status=ResultStatus.PENDING).values_list(
-        "pk", flat=True
-    )
-    for job_id in waiting:
-        if inline:
-            download_result(job_id)
-        else:
-            services.queue_download(job_id)
-        report.add("results fetched" if inline else "results queued")
+def _fetch_results(report: PassReport, *, inline: bool, found: dict[int, PrivacyJob]) -> None:
+    waiting = list(VendorJob.objects.filter(result_status=ResultStatus.PENDING)
+                   .select_related("case"))
+    if not inline:
+        for job in waiting:
+            # The task reads the job itself: links are pre-signed and expire, and task
+            # arguments are stored, so a link is never passed along.
+            services.queue_download(job.pk)
+            report.add("results queued")
+        return
+    fetched: list[services.FetchedResult] = []
+    # One client and one downloader for the pass: their connections are kept between files.
+    clients = (vendors.adobe_privacy(), vendors.downloader()) if waiting else None
+    try:
+        for job in waiting:
+            # This pass just read the job: its download link is fresh, no second read.
+            outcome = _fetch_file(job, found.get(job.pk), clients)
+            if isinstance(outcome, services.FetchedResult):
+                fetched.append(outcome)
+            report.add("results fetched")
+        services.attach_results(fetched)
+    finally:
+        for item in fetched:
+            item.path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- results
@@ -563,23 +634,40 @@ def download_result(job_id: int) -> str:
     job = VendorJob.objects.select_related("case").filter(pk=job_id).first()
     if job is None or job.result_status != ResultStatus.PENDING:
         return "nothing to do"
+    outcome = _fetch_file(job, None, None)
+    if isinstance(outcome, str):
+        return outcome
+    try:
+        return "attached" if services.attach_results([outcome]) else "nothing to do"
+    finally:
+        outcome.path.unlink(missing_ok=True)
+
+
+def _fetch_file(job: VendorJob, found: PrivacyJob | None,
+                clients: tuple | None) -> "services.FetchedResult | str":
+    """Download and check the job's ZIP (reading the job first unless `found` is given); the
+    checked file to attach, or what happened instead, already written to the job."""
     incoming = Path(settings.MEDIA_ROOT) / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     path = incoming / f"job-{job.pk}-{uuid.uuid4().hex}.zip"
-    try:
-        return _download_and_attach(job, path)
-    finally:
+    outcome = _download_checked(job, path, found, *(clients or _download_clients()))
+    if isinstance(outcome, str):
         path.unlink(missing_ok=True)
+    return outcome
 
 
-def _download_and_attach(job: VendorJob, path: Path) -> str:
-    client = vendors.adobe_privacy()
+def _download_clients() -> tuple:
+    return vendors.adobe_privacy(), vendors.downloader()
+
+
+def _download_checked(job: VendorJob, path: Path, found: PrivacyJob | None, client,
+                      downloader) -> "services.FetchedResult | str":
     try:
-        found = client.get_job(job.vendor_job_id)
+        found = found or client.get_job(job.vendor_job_id)
         if not found.download_url:
             services.update_job(job, result_status=ResultStatus.NOT_OFFERED)
             return "no file offered"
-        download = vendors.downloader().download(
+        download = downloader.download(
             found.download_url, path, auth_headers=client.auth_headers()
         )
         entries = inspect_zip(path)
@@ -593,11 +681,13 @@ def _download_and_attach(job: VendorJob, path: Path) -> str:
         services.update_job(job, result_status=ResultStatus.REJECTED,
                             last_error=f"Result download refused: {exc.message}")
         return "refused"
-    services.attach_result(
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return services.FetchedResult(
         job, path, name=f"{job.case.reference}-{job.vendor}-{job.action}.zip",
         size=download.size, sha256=download.sha256, entries=[e.as_dict() for e in entries],
     )
-    return "attached"
 
 
 # --------------------------------------------------------------------------- messages

@@ -4,12 +4,16 @@ Connectors never read settings or touch the database; this module is where the w
 them their configuration, a shared token cache, and an audit hook for every call attempt.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 
-from cases.audit import Actor, record
+from cases.audit import Actor, Pending, record_many
 from cases.choices import Vendor
 from cases.monitoring import count_vendor_call
 from connectors.adobe_hygiene import AdobeHygieneClient
@@ -35,21 +39,79 @@ def not_configured_reason(vendor: str) -> str:
     return f"{Vendor(vendor).label} is not configured: set {', '.join(missing)}."
 
 
+# Status reads a sync pass makes by the hundred: inside `summarised_polls` they are counted into
+# one `vendor.calls` event per pass instead of one chained event each. Every call that sends or
+# fetches something (creates, deletions, tokens, result downloads) keeps its own event.
+SUMMARISED_OPERATIONS = frozenset({"get_job", "list_jobs", "get_status", "get_work_order"})
+# Reads kept as events of their own, written in the pass's batch at its end.
+BATCHED_OPERATIONS = frozenset({"download_result"})
+_summary: ContextVar["CallSummary | None"] = ContextVar("vendor_call_summary", default=None)
+
+
+@dataclass
+class CallSummary:
+    """Status reads of one pass, by vendor, operation and outcome: count and durations."""
+
+    rows: dict[tuple, dict[str, int]] = field(default_factory=dict)
+    kept: list[Pending] = field(default_factory=list)
+
+    def add(self, attempt: Attempt) -> None:
+        key = (attempt.vendor, attempt.operation, attempt.http_status, attempt.error_class)
+        row = self.rows.setdefault(key, {"count": 0, "total_ms": 0, "max_ms": 0})
+        row["count"] += 1
+        row["total_ms"] += attempt.duration_ms
+        row["max_ms"] = max(row["max_ms"], attempt.duration_ms)
+
+    def record(self) -> None:
+        events = list(self.kept)
+        if self.rows:
+            events.append(self._summary_event())
+        record_many(events)
+
+    def _summary_event(self) -> Pending:
+        calls = [
+            {"vendor": vendor, "operation": operation, "http_status": status,
+             "error_class": error, **row}
+            for (vendor, operation, status, error), row in sorted(
+                self.rows.items(), key=lambda item: tuple(str(part) for part in item[0]))
+        ]
+        return Pending("vendor.calls", Actor.system("worker"),
+                       details={"calls": calls, "count": sum(c["count"] for c in calls)})
+
+
+@contextmanager
+def summarised_polls() -> Iterator[CallSummary]:
+    """Count this block's status reads into one `vendor.calls` event, written at its end."""
+    summary = CallSummary()
+    token = _summary.set(summary)
+    try:
+        yield summary
+    finally:
+        _summary.reset(token)
+        summary.record()
+
+
 def audit_attempt(attempt: Attempt) -> None:
     """Every vendor call attempt goes into the trail (no URL, body or identity value) and into
     the /metrics counters."""
-    record(
-        "vendor.call",
-        actor=Actor.system("worker"),
-        details={
-            "vendor": attempt.vendor,
-            "operation": attempt.operation,
-            "http_status": attempt.http_status,
-            "duration_ms": attempt.duration_ms,
-            "error_class": attempt.error_class,
-        },
-    )
     count_vendor_call(attempt)
+    summary = _summary.get()
+    if summary is not None and attempt.operation in SUMMARISED_OPERATIONS:
+        summary.add(attempt)
+    elif summary is not None and attempt.operation in BATCHED_OPERATIONS:
+        summary.kept.append(_call_event(attempt))
+    else:
+        record_many([_call_event(attempt)])
+
+
+def _call_event(attempt: Attempt) -> Pending:
+    return Pending("vendor.call", Actor.system("worker"), details={
+        "vendor": attempt.vendor,
+        "operation": attempt.operation,
+        "http_status": attempt.http_status,
+        "duration_ms": attempt.duration_ms,
+        "error_class": attempt.error_class,
+    })
 
 
 def _timeout() -> tuple[float, float]:

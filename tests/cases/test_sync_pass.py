@@ -1,0 +1,88 @@
+"""The sync pass at scale: bulk reads and writes, one read per Adobe job, a batched audit trail."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cases import services, tasks
+from cases.audit import verify_chain
+from cases.choices import CaseStatus, JobStatus, ResultStatus
+from cases.models import AuditEvent, Case, VendorJob
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def submit_cases(make_case, actor, n: int) -> None:
+    """n access+delete cases for Adobe only, sent in one request: 2n submitted jobs."""
+    for i in range(n):
+        case = make_case(identities=[{"namespace": "email", "value": f"p{i}@example.org"}],
+                         vendors=["adobe_privacy"])
+        services.submit_case(services.verify_identity(case, actor=actor, method="account_login"),
+                             actor=actor)
+    tasks.send_pending_jobs()
+    assert VendorJob.objects.filter(status=JobStatus.SUBMITTED).count() == 2 * n
+
+
+def test_a_pass_over_400_adobe_jobs_takes_at_most_5_queries_per_job(
+    make_case, system_actor, vendor_sandbox
+):
+    submit_cases(make_case, system_actor, 200)
+    before = vendor_sandbox.counters()
+    with CaptureQueriesContext(connection) as queries:
+        tasks.sync_vendor_jobs(download_inline=True)
+    assert len(queries.captured_queries) <= 5 * 400 + 40
+    assert Case.objects.filter(status=CaseStatus.COMPLETED).count() == 200
+    assert VendorJob.objects.filter(result_status=ResultStatus.ATTACHED).count() == 200
+    calls = {k: v - before.get(k, 0) for k, v in vendor_sandbox.counters().items()}
+    # One list call, each job read once (access jobs too: the download reuses that read).
+    assert calls["adobe_privacy.list_jobs"] == 1
+    assert calls["adobe_privacy.get_job"] == 400
+    assert calls["adobe_privacy.download_result"] == 200
+
+
+def test_a_pass_writes_one_call_summary_and_each_download_and_the_chain_verifies(
+    make_case, system_actor, vendor_sandbox
+):
+    submit_cases(make_case, system_actor, 5)
+    polls_before = AuditEvent.objects.filter(action="vendor.call",
+                                             details__operation="get_job").count()
+    tasks.sync_vendor_jobs(download_inline=True)
+    summary = AuditEvent.objects.get(action="vendor.calls")
+    rows = {(c["operation"], c["http_status"]): c for c in summary.details["calls"]}
+    assert rows[("get_job", 200)]["count"] == 10 and rows[("list_jobs", 200)]["count"] == 1
+    assert rows[("get_job", 200)]["max_ms"] <= rows[("get_job", 200)]["total_ms"]
+    assert summary.details["count"] == 11
+    assert AuditEvent.objects.filter(action="vendor.call", details__operation="get_job"
+                                     ).count() == polls_before
+    assert AuditEvent.objects.filter(action="vendor.call",
+                                     details__operation="download_result").count() == 5
+    assert AuditEvent.objects.filter(action="job.status_changed", details__to="complete"
+                                     ).count() == 10
+    assert AuditEvent.objects.filter(action="result.attached").count() == 5
+    # Each case moved once, to completed, not once per job.
+    assert AuditEvent.objects.filter(action="case.status_changed", details__to="completed"
+                                     ).count() == 5
+    assert verify_chain().ok
+
+
+def test_a_job_an_officer_moved_during_the_pass_is_not_overwritten(
+    make_case, system_actor, vendor_sandbox, monkeypatch
+):
+    submit_cases(make_case, system_actor, 1)
+    access = VendorJob.objects.get(action="access")
+    real = services.apply_job_changes
+
+    def officer_cancels_first(updates, **kwargs):
+        # What another worker or an officer could do between the pass's reads and its writes.
+        VendorJob.objects.filter(pk=access.pk).update(status=JobStatus.CANCELLED)
+        return real(updates, **kwargs)
+
+    monkeypatch.setattr(services, "apply_job_changes", officer_cancels_first)
+    tasks.sync_vendor_jobs(download_inline=True)
+    access.refresh_from_db()
+    assert access.status == JobStatus.CANCELLED and access.result_status == ResultStatus.NONE
+    assert VendorJob.objects.get(action="delete").status == JobStatus.COMPLETE
+    monkeypatch.undo()
