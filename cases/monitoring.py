@@ -1,13 +1,13 @@
 """Figures for /metrics, read from the database at scrape time so they cover the whole
 installation: every web and worker process, on every machine.
 
-Vendor calls are counted as they happen (`count_vendor_call`, the connectors' attempt hook) into
+Vendor calls are counted as they happen (`count_vendor_calls`, the connectors' attempt hook) into
 `VendorCallStat` rows with in-place increments; everything else is counted from the live tables.
 """
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Min, Sum
@@ -43,21 +43,33 @@ def _bucket(duration_ms: int) -> int:
 
 
 def count_vendor_call(attempt: Attempt) -> None:
-    """Add one call to its row; concurrent processes increment the same row safely."""
-    key = {
-        "vendor": attempt.vendor,
-        "operation": attempt.operation,
-        "outcome": outcome(attempt),
-        "le_ms": _bucket(attempt.duration_ms),
-    }
-    duration = max(attempt.duration_ms, 0)
-    add = {"calls": F("calls") + 1, "total_ms": F("total_ms") + duration}
+    """Add one call to its row (see `count_vendor_calls`)."""
+    count_vendor_calls([attempt])
+
+
+def count_vendor_calls(attempts: Iterable[Attempt]) -> None:
+    """Add calls to their rows, one statement per distinct (vendor, operation, outcome, bucket):
+    a sync pass's hundreds of status reads cost a handful of updates. Concurrent processes
+    increment the same row safely."""
+    grouped: dict[tuple[str, str, str, int], list[int]] = defaultdict(list)
+    for attempt in attempts:
+        key = (attempt.vendor, attempt.operation, outcome(attempt), _bucket(attempt.duration_ms))
+        grouped[key].append(max(attempt.duration_ms, 0))
+    for (vendor, operation, result, le_ms), durations in grouped.items():
+        _add_calls(
+            {"vendor": vendor, "operation": operation, "outcome": result, "le_ms": le_ms},
+            len(durations), sum(durations),
+        )
+
+
+def _add_calls(key: dict[str, object], calls: int, total_ms: int) -> None:
+    add = {"calls": F("calls") + calls, "total_ms": F("total_ms") + total_ms}
     with transaction.atomic():
         if VendorCallStat.objects.filter(**key).update(**add):
             return
         try:
             with transaction.atomic():  # a savepoint: losing the race must not spoil the rest
-                VendorCallStat.objects.create(**key, calls=1, total_ms=duration)
+                VendorCallStat.objects.create(**key, calls=calls, total_ms=total_ms)
             return
         except IntegrityError:  # another process created the row first
             pass

@@ -15,7 +15,7 @@ from django.core.cache import cache
 
 from cases.audit import Actor, Pending, record_many
 from cases.choices import Vendor
-from cases.monitoring import count_vendor_call
+from cases.monitoring import count_vendor_calls
 from connectors.adobe_hygiene import AdobeHygieneClient
 from connectors.adobe_ims import AdobeCredentials, AdobeTokenProvider
 from connectors.adobe_privacy import AdobePrivacyClient
@@ -54,6 +54,7 @@ class CallSummary:
 
     rows: dict[tuple, dict[str, int]] = field(default_factory=dict)
     kept: list[Pending] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)  # for the /metrics counters
 
     def add(self, attempt: Attempt) -> None:
         key = (attempt.vendor, attempt.operation, attempt.http_status, attempt.error_class)
@@ -63,6 +64,7 @@ class CallSummary:
         row["max_ms"] = max(row["max_ms"], attempt.duration_ms)
 
     def record(self) -> None:
+        count_vendor_calls(self.attempts)
         events = list(self.kept)
         if self.rows:
             events.append(self._summary_event())
@@ -93,9 +95,12 @@ def summarised_polls() -> Iterator[CallSummary]:
 
 def audit_attempt(attempt: Attempt) -> None:
     """Every vendor call attempt goes into the trail (no URL, body or identity value) and into
-    the /metrics counters."""
-    count_vendor_call(attempt)
+    the /metrics counters (a pass's calls are counted together at its end)."""
     summary = _summary.get()
+    if summary is not None:
+        summary.attempts.append(attempt)
+    else:
+        count_vendor_calls([attempt])
     if summary is not None and attempt.operation in SUMMARISED_OPERATIONS:
         summary.add(attempt)
     elif summary is not None and attempt.operation in BATCHED_OPERATIONS:

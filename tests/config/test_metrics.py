@@ -115,3 +115,16 @@ def test_repeated_calls_increment_one_row(client):
         count_vendor_call(Attempt("id5", "get_status", 200, 20, None))
     row = VendorCallStat.objects.get()
     assert (row.calls, row.total_ms, row.le_ms) == (3, 60, 50)
+
+
+def test_a_sync_passs_status_reads_are_counted_together_at_its_end(db):
+    from cases.models import VendorCallStat
+    from cases.vendors import audit_attempt, summarised_polls
+
+    with summarised_polls():
+        for ms in (10, 12, 14):
+            audit_attempt(Attempt("adobe_privacy", "get_job", 200, ms, None))
+        assert not VendorCallStat.objects.exists()  # nothing written per call inside a pass
+
+    row = VendorCallStat.objects.get(vendor="adobe_privacy", operation="get_job")
+    assert (row.calls, row.total_ms) == (3, 36)
