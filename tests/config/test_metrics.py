@@ -118,7 +118,6 @@ def test_repeated_calls_increment_one_row(client):
 
 
 def test_a_sync_passs_status_reads_are_counted_together_at_its_end(db):
-    from cases.models import VendorCallStat
     from cases.vendors import audit_attempt, summarised_polls
 
     with summarised_polls():
