@@ -12,12 +12,14 @@ from cases.audit import (
     VERIFIED_ACTION,
     Actor,
     ChainHead,
+    Pending,
     chain_head,
     check_anchor,
     compute_hash,
     hash_fields,
     last_verification,
     record,
+    record_many,
     run_scheduled_verification,
     verify_chain,
 )
@@ -212,6 +214,39 @@ def test_verify_reads_in_chunks(chain, django_assert_max_num_queries):
         assert verify_chain(chunk_size=4).events == 10
 
 
+def test_a_batch_links_on_from_the_head_and_verifies(chain, django_assert_max_num_queries):
+    actor = Actor.system("tests")
+    batch = [Pending("test.batch", actor, details={"n": n}) for n in range(50)]
+    with django_assert_max_num_queries(5):  # savepoint, lock, head, one insert, release
+        written = record_many(batch)
+    assert [e.seq for e in written] == list(range(11, 61))
+    assert written[0].prev_hash == chain[-1].hash
+    stored = list(AuditEvent.objects.filter(seq__gt=10).order_by("seq"))
+    assert [e.hash for e in stored] == [e.hash for e in written]
+    assert all(e.hash == compute_hash(e) for e in stored)
+    code, out, _ = run_verify()
+    assert code == 0 and "60 events" in out
+    record("test.after_batch", actor=actor)
+    assert verify_chain().events == 61
+
+
+def test_an_edited_event_inside_a_batch_is_caught_there(chain):
+    written = record_many([Pending("test.batch", Actor.system("tests"), details={"n": n})
+                           for n in range(5)])
+    tamper_details(written[2].pk, {"n": 99})
+    result = verify_chain()
+    assert result.broken.seq == written[2].seq
+    assert "edited" in result.broken.reason
+
+
+def test_a_batch_with_personal_data_writes_nothing(chain):
+    actor = Actor.system("tests")
+    with pytest.raises(ValueError, match="email"):
+        record_many([Pending("test.ok", actor), Pending("test.bad", actor, details={"email": "x"})])
+    assert AuditEvent.objects.count() == 10
+    assert record_many([]) == []
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 
@@ -264,3 +299,37 @@ def test_concurrent_writers_keep_the_chain_linear():
     assert all(row[1] == before[2] for before, row in zip(rows, rows[1:], strict=False))
     result = verify_chain()
     assert result.ok and result.events == threads * per_thread
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_and_single_writers_keep_the_chain_linear():
+    _postgres_only()
+    threads, rounds = 6, 10
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(rounds):
+                actor = Actor.system(f"thread {n}")
+                if n % 2:
+                    record_many([Pending("test.batch", actor, details={"i": i, "k": k})
+                                 for k in range(5)])
+                else:
+                    record("test.single", actor=actor, details={"i": i})
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=write, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    total = 3 * rounds * 5 + 3 * rounds
+    result = verify_chain()
+    assert result.ok and result.events == total
