@@ -258,8 +258,12 @@ class Identity(models.Model):
         return f"{self.namespace} identity"
 
     def save(self, *args, **kwargs) -> None:
-        self.value_index = blind_index(f"{self.namespace}:{self.value}")
+        self.set_value_index()
         super().save(*args, **kwargs)
+
+    def set_value_index(self) -> None:
+        """Compute the blind index; `bulk_create` skips `save`, so its callers call this."""
+        self.value_index = blind_index(f"{self.namespace}:{self.value}")
 
 
 class VendorJob(models.Model):
