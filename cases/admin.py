@@ -37,7 +37,7 @@ from cases import (
     services,
     verification,
 )
-from cases.admin_base import ReadOnlyInline
+from cases.admin_base import EstimatedCountPaginator, ReadOnlyInline
 from cases.admin_steps import (
     CASE_STEPS,
     CaseStep,
@@ -373,9 +373,13 @@ class CaseAdmin(ServiceWritesAdmin):
         "Reference, external reference, or the subject's exact email address (an email search "
         "keeps the address out of the page address, browser history and server logs)."
     )
-    ordering = ["due_date", "id"]
+    ordering = ["due_date", "id"]  # read off case_due_order_idx
     list_select_related = ["assignee"]
     list_per_page = 50
+    # One COUNT a page: not the filtered count and the whole table's too (Django's default), and
+    # on PostgreSQL an estimate for a huge unfiltered list (ADMIN_COUNT_ESTIMATE_ABOVE).
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = [
         SubjectInline, VendorJobInline, ResultFileInline, MessageInline,
         notes_admin.NoteInline, notes_admin.AttachmentInline,

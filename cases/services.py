@@ -80,12 +80,13 @@ def _next_number(year: int) -> int:
         ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1)
         return ReferenceCounter.objects.values_list("last", flat=True).get(year=year)
     table, last = (connection.ops.quote_name(n) for n in (ReferenceCounter._meta.db_table, "last"))
+    # Names are the model's, never input.
+    sql = (
+        f"INSERT INTO {table} (year, {last}) VALUES (%s, 1) ON CONFLICT (year) "  # noqa: S608
+        f"DO UPDATE SET {last} = {table}.{last} + 1 RETURNING {last}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (year, {last}) VALUES (%s, 1) ON CONFLICT (year) "
-            f"DO UPDATE SET {last} = {table}.{last} + 1 RETURNING {last}",
-            [year],
-        )
+        cursor.execute(sql, [year])
         return cursor.fetchone()[0]
 
 

@@ -10,8 +10,9 @@ when a ticketing system fires the same request twice at once:
 
 The loser of a race hits an IntegrityError, its whole attempt rolls back, and it tries again,
 this time finding the winner's rows. A plain repeat takes the same path: a call's first attempt
-inserts without looking for an existing case, which saves a new ticket that read. Bodies are compared through a keyed hash (the blind index
-of `cases.crypto`), so no copy of the personal data in a request is kept for the comparison.
+inserts without looking for an existing case, which saves a new ticket that read. Bodies are
+compared through a keyed hash (the blind index of `cases.crypto`), so no copy of the personal
+data in a request is kept for the comparison.
 """
 
 import datetime as dt
