@@ -134,3 +134,26 @@ def test_small_unfiltered_admin_list_is_counted_exactly(officer_client, make_cas
     populate(make_case, 8)
     content = officer_client.get(reverse(CHANGELIST)).content
     assert b"8 cases" in content and b"about" not in content
+
+
+def test_admin_case_list_renders_no_template_per_row(officer_client, make_case):
+    def rendered() -> list[str]:
+        return [t.name for t in officer_client.get(reverse(CHANGELIST)).templates]
+
+    populate(make_case, 10)
+    small = rendered()
+    populate(make_case, 30)
+    assert "django/forms/widgets/checkbox.html" not in small  # Django's row checkboxes
+    assert len(rendered()) == len(small)
+
+
+def test_admin_row_checkbox_is_the_one_django_would_render(make_case):
+    from django.contrib import admin as django_admin
+
+    from cases.admin import CaseAdmin
+
+    case = make_case()
+    model_admin = CaseAdmin(Case, django_admin.site)
+    assert model_admin.action_checkbox(case) == django_admin.ModelAdmin.action_checkbox(
+        model_admin, case
+    )
