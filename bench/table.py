@@ -21,7 +21,7 @@ class Row:
 
 def _figure(value: float, unit: str) -> str:
     if unit in ("calls", "SQL", "rows"):
-        return f"{value:,.0f} {unit}"
+        return f"{value:,.0f} {unit.removesuffix('s') if value == 1 else unit}"
     return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
 
 
