@@ -120,4 +120,5 @@ def run(sizes: tuple[int, ...] = (2_000, 20_000)) -> list[Row]:
 
 
 def main(args) -> list[Row]:
-    return run((2_000, 20_000, 200_000) if args.huge else (2_000, 20_000))
+    sizes = tuple(int(size) for size in args.list_sizes.split(","))
+    return run((*sizes, 200_000) if args.huge else sizes)
