@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Model
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench.sql import counting
 from bench.table import Row
 from cases.api import clients
 from cases.audit import GENESIS_HASH, Actor, chain_head, compute_hash
@@ -42,16 +42,6 @@ def body(i: int) -> dict:
             "subject": SUBJECT, "identities": IDENTITIES}
 
 
-# Transaction control: SQLite's BEGIN and COMMIT are logged, PostgreSQL's are not; savepoints
-# are on both. The issue counts the statements that do the work, as the tests do.
-CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
-
-
-def statements(queries: CaptureQueriesContext) -> int:
-    """Statements the database runs, without transaction and savepoint control."""
-    return sum(not q["sql"].startswith(CONTROL) for q in queries.captured_queries)
-
-
 def run_api(n: int) -> tuple[float, float]:
     """(seconds, SQL per case) for `n` intake calls."""
     client = ApiClient(name="bench intake", scopes=[ApiScope.CASES_WRITE, ApiScope.CASES_READ])
@@ -59,12 +49,12 @@ def run_api(n: int) -> tuple[float, float]:
     http = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Api-Key {key}")
     http.post("/api/v1/cases/", body(-1), content_type="application/json")  # warm-up
     started = time.perf_counter()
-    with CaptureQueriesContext(connection) as queries:
+    with counting() as sql:
         for i in range(n):
             response = http.post("/api/v1/cases/", body(i), content_type="application/json")
             if response.status_code != 201:
                 raise SystemExit(f"Intake answered {response.status_code}: {response.content!r}")
-    return time.perf_counter() - started, statements(queries) / n
+    return time.perf_counter() - started, sql.statements / n
 
 
 @dataclass

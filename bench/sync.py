@@ -10,11 +10,9 @@ import time
 
 import requests
 from django.core.cache import cache
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
-from bench.intake import statements
 from bench.sandbox import ADOBE_ONLY, PRODUCTS, counters, sandbox
+from bench.sql import counting
 from bench.table import Row
 from cases import services, tasks
 from cases.audit import Actor
@@ -76,13 +74,13 @@ def run(cases: int = 200) -> list[Row]:
         cache.clear()  # the pass fetches its token, as the bare loop does
         server.state.recorder.clear()
         started = time.perf_counter()
-        with CaptureQueriesContext(connection) as queries:
+        with counting() as counted:
             tasks.sync_vendor_jobs()
         seconds = time.perf_counter() - started
         calls = server.state.recorder.requests()
         http_calls = sum(counters(server).values())
         loop = bare_loop(server, calls)
-    sql = statements(queries) / sent
+    sql = counted.statements / sent
     done = jobs.filter(status=JobStatus.COMPLETE).count()
     print(f"sync pass: {sent} jobs, {http_calls} HTTP calls, {seconds:.2f} s, "
           f"{sql:.1f} SQL per job, {done} complete after it")
