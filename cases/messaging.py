@@ -26,7 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases import webhooks
-from cases.audit import Actor, record
+from cases.audit import Actor, Pending, record
 from cases.choices import MessageKind, MessageStatus, Regulation
 from cases.models import Case, DataSubject, Message, MessageTemplate
 
@@ -134,8 +134,13 @@ def regulation_name(code: str) -> str:
     return "the " + label.removesuffix(f" ({code})")
 
 
-def placeholder_values(case: Case, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    subject = DataSubject.objects.filter(case=case).only("name").first()
+def placeholder_values(
+    case: Case, extra: Mapping[str, str] | None = None, *, name: str | None = None
+) -> dict[str, str]:
+    """The placeholders' values; `name` is the subject's, read from the case when not given."""
+    if name is None:
+        subject = DataSubject.objects.filter(case=case).only("name").first()
+        name = subject.name if subject else ""
     values = {
         "reference": case.reference,
         "regulation": regulation_name(case.regulation),
@@ -143,19 +148,19 @@ def placeholder_values(case: Case, extra: Mapping[str, str] | None = None) -> di
         "received_date": human_date(timezone.localdate(case.received_at)),
         "link": "",
         "reason": case.extension_reason or case.status_reason,
-        "name": subject.name if subject else "",
+        "name": name,
     }
     values.update({key: str(value) for key, value in (extra or {}).items()})
     return values
 
 
 def render(template: MessageTemplate, case: Case,
-           extra: Mapping[str, str] | None = None) -> tuple[str, str]:
+           extra: Mapping[str, str] | None = None, *, name: str | None = None) -> tuple[str, str]:
     """(subject line, body) of `template` for `case`; ValidationError when it cannot be filled."""
     unknown = set(extra or {}) - set(PLACEHOLDERS)
     if unknown:
         raise ValidationError({"extra": f"Unknown placeholder(s): {sorted(unknown)}."})
-    values = placeholder_values(case, extra)
+    values = placeholder_values(case, extra, name=name)
     texts = {"subject": template.subject, "body": template.body}
     for field, text in texts.items():
         problem = check_placeholders(text, template.kind)
@@ -183,12 +188,34 @@ def queue_message(
     recipient = (subject_row.email if subject_row else "").strip()
     if not recipient:
         raise ValidationError({"recipient": f"{case.reference} has no contact email to write to."})
-    subject, body = render(template_for(kind), case, extra)
+    message = _store(case, kind, recipient, extra, name=subject_row.name)
+    record("message.queued", actor=actor, case=case, obj=message, details=_audit(message))
+    return message
+
+
+def acknowledgement_at_intake(
+    case: Case, *, email: str, name: str, actor: Actor
+) -> tuple[Message, Pending] | None:
+    """The acknowledgement of a case being created, from the subject just written.
+
+    The caller (`services.create_case`, inside its transaction) appends the returned audit event
+    together with its own, so intake writes the chain once.
+    """
+    if not settings.AUTO_ACKNOWLEDGE or not email.strip():
+        return None
+    message = _store(case, MessageKind.ACKNOWLEDGEMENT, email.strip(), None, name=name)
+    return message, Pending("message.queued", actor, case, message, _audit(message))
+
+
+def _store(
+    case: Case, kind: str, recipient: str, extra: Mapping[str, str] | None, *, name: str
+) -> Message:
+    """Render, store encrypted, and send once the transaction commits (auditing is the caller's)."""
+    subject, body = render(template_for(kind), case, extra, name=name)
     message = Message.objects.create(
         case=case, kind=kind, recipient=recipient, subject=subject, body=body,
         body_sha256=hashlib.sha256(body.encode()).hexdigest(),
     )
-    record("message.queued", actor=actor, case=case, obj=message, details=_audit(message))
     transaction.on_commit(lambda: queue_send(message.pk))
     return message
 

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -68,10 +68,28 @@ MAX_VERIFICATION_NOTE = 2000
 
 
 def _next_reference(year: int) -> str:
-    ReferenceCounter.objects.get_or_create(year=year)
-    ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1)
-    number = ReferenceCounter.objects.values_list("last", flat=True).get(year=year)
-    return f"DSAR-{year}-{number:06d}"
+    return f"DSAR-{year}-{_next_number(year):06d}"
+
+
+def _next_number(year: int) -> int:
+    """The year's next case number in one statement: an upsert that returns the new value.
+
+    The row lock of the upsert serialises concurrent intakes. SQLite before 3.35 cannot return
+    rows from an upsert; there the number takes three statements.
+    """
+    if not connection.features.can_return_columns_from_insert:
+        ReferenceCounter.objects.get_or_create(year=year)
+        ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1)
+        return ReferenceCounter.objects.values_list("last", flat=True).get(year=year)
+    table, last = (connection.ops.quote_name(n) for n in (ReferenceCounter._meta.db_table, "last"))
+    # Names are the model's, never input.
+    sql = (
+        f"INSERT INTO {table} (year, {last}) VALUES (%s, 1) ON CONFLICT (year) "  # noqa: S608
+        f"DO UPDATE SET {last} = {table}.{last} + 1 RETURNING {last}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [year])
+        return cursor.fetchone()[0]
 
 
 def _check_received_at(received_at: dt.datetime | None) -> dt.datetime:
@@ -115,8 +133,15 @@ def create_case(
     api_client: ApiClient | None = None,
     vendors: Iterable[str] = (),
     adobe_products: Iterable[str] = (),
+    acknowledge: bool = False,
 ) -> Case:
-    """Open a case with its subject and identities; the deadline runs from `received_at`."""
+    """Open a case with its subject and identities; the deadline runs from `received_at`.
+
+    `acknowledge` also queues the acknowledgement (when AUTO_ACKNOWLEDGE is on), left on the
+    returned case as `case.acknowledgement` (None when none was queued). Everything is written
+    once, without reading any of it back: identities in one insert, both audit events in one
+    append to the chain.
+    """
     validate_regulation(regulation)
     try:
         case_actions = CaseActions.from_list(list(actions))
@@ -143,17 +168,19 @@ def create_case(
         acknowledge_by=deadlines.acknowledge_by(regulation, received_on),
     )
     subject = DataSubject.objects.create(case=case, name=name, email=email)
-    for identity in cleaned_identities:
-        Identity.objects.create(subject=subject, **identity)
+    rows = [Identity(subject=subject, **identity) for identity in cleaned_identities]
+    for row in rows:
+        row.set_value_index()
+    Identity.objects.bulk_create(rows)
     duplicates = list(
-        possible_duplicates(case).values_list("reference", flat=True)[:10]
+        possible_duplicates(case, email=email).values_list("reference", flat=True)[:10]
     )
-    record(
+    created = Pending(
         "case.created",
-        actor=actor,
-        case=case,
-        obj=case,
-        details={
+        actor,
+        case,
+        case,
+        {
             "regulation": regulation,
             "actions": case.action_list,
             "identity_namespaces": sorted({i["namespace"] for i in cleaned_identities}),
@@ -163,15 +190,21 @@ def create_case(
             "possible_duplicates": duplicates,
         },
     )
+    queued = acknowledge and messaging.acknowledgement_at_intake(
+        case, email=email, name=name, actor=actor
+    )
+    case.acknowledgement = queued[0] if queued else None
+    record_many([created, queued[1]] if queued else [created])
     return case
 
 
-def possible_duplicates(case: Case):
+def possible_duplicates(case: Case, *, email: str | None = None):
     """Other open cases for the same subject email (found through the blind index)."""
-    subject = DataSubject.objects.only("email").get(case=case)
+    if email is None:
+        email = DataSubject.objects.only("email").get(case=case).email
     return (
         Case.objects.open()
-        .filter(subject__email_index__in=blind_index_candidates(subject.email))
+        .filter(subject__email_index__in=blind_index_candidates(email))
         .exclude(pk=case.pk)
     )
 

@@ -192,8 +192,10 @@ class CaseViewSet(viewsets.GenericViewSet):
         return response
 
     def _render(self, case: Case) -> bytes:
-        fresh = self.get_queryset().get(pk=case.pk)
-        return JSONRenderer().render(self.get_serializer(fresh).data)
+        # A case intake has just written whole (intake.as_written) needs no re-read.
+        if not getattr(case, "rendered_as_written", False):
+            case = self.get_queryset().get(pk=case.pk)
+        return JSONRenderer().render(self.get_serializer(case).data)
 
     @extend_schema(
         summary="Send a case to the vendors now",

@@ -42,9 +42,13 @@ def days_left_text(days: int) -> str:
 @register.filter
 def regulation_name(code: str) -> str:
     """'EU/EEA GDPR' for 'gdpr': the law's name, without the code the choice label carries."""
-    if code not in Regulation.values:
-        return code
-    return Regulation(code).label.removesuffix(f" ({code})")
+    return _REGULATION_NAMES.get(code, code)
+
+
+# Worked out once: the case list shows one per row.
+_REGULATION_NAMES = {
+    code: str(label).removesuffix(f" ({code})") for code, label in Regulation.choices
+}
 
 
 @register.filter
@@ -57,8 +61,13 @@ def assignee_name(case: Case) -> str:
 @register.filter
 def status_badge(case: Case) -> SafeString:
     return format_html(
-        '<span class="pd-pill pd-status-{}">{}</span>', case.status, case.get_status_display()
+        '<span class="pd-pill pd-status-{}">{}</span>', case.status,
+        _STATUS_LABELS.get(case.status, case.status),
     )
+
+
+# get_status_display() rebuilds a dict of the choices on every call; the case list makes 50.
+_STATUS_LABELS = dict(CaseStatus.choices)
 
 
 @register.filter

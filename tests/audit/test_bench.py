@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_runs_on_a_temporary_database():
     env = {**os.environ, "DEBUG": "true", "DATABASE_URL": "sqlite:////nonexistent/never.db"}
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench", "--events", "300", "--no-baseline"],
+        [sys.executable, "-m", "bench", "audit", "--events", "300", "--no-baseline"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stderr
