@@ -12,6 +12,7 @@ CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 class Counter:
     statements = 0
+    queue = 0  # of which, the task queue's (django-q's ORM broker: tables django_q_*)
 
 
 @contextmanager
@@ -22,6 +23,7 @@ def counting() -> Iterator[Counter]:
     def count(execute, sql, params, many, context):
         if not sql.lstrip().upper().startswith(CONTROL):
             counter.statements += 1
+            counter.queue += '"django_q_' in sql
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(count):

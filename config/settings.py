@@ -418,7 +418,7 @@ PUBLIC_BASE_URL = env.str(
 AUTO_ACKNOWLEDGE = env.bool("AUTO_ACKNOWLEDGE", default=True)
 # On PostgreSQL the admin's unfiltered case list shows the planner's row estimate instead of an
 # exact COUNT(*) (a scan of the whole table) above this many cases; 0 always counts exactly.
-ADMIN_COUNT_ESTIMATE_ABOVE = env.int("ADMIN_COUNT_ESTIMATE_ABOVE", default=100_000)
+ADMIN_COUNT_ESTIMATE_ABOVE = env.int("ADMIN_COUNT_ESTIMATE_ABOVE", default=10_000)
 # Days a verification link (/portal/verify/<token>/) stays valid, and how many portal requests
 # one address, or one link, may make per minute before the portal answers 429.
 VERIFY_LINK_DAYS = env.int("VERIFY_LINK_DAYS", default=7)

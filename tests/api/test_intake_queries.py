@@ -73,3 +73,4 @@ def test_next_reference_is_one_statement_and_counts_on():
     assert first == "DSAR-2031-000001"
     assert services._next_reference(2031) == "DSAR-2031-000002"
     assert services._next_reference(2032) == "DSAR-2032-000001"
+
