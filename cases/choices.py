@@ -278,7 +278,7 @@ MESSAGE_TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.FAILED})
 
 
 class VerificationMethod(models.TextChoices):
-    """How the subject's identity was checked (PRODUCT.md, "Identity verification")."""
+    """How the subject's identity was checked (README, "Talking to the data subject")."""
 
     EMAIL_LINK = "email_link", "Email link confirmed by the subject"
     TICKETING_SYSTEM = "ticketing_system", "Vouched for by the ticketing system"

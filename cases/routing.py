@@ -1,4 +1,4 @@
-"""Which vendor jobs a case needs, and why (PRODUCT.md, "Routing a case to vendors").
+"""Which vendor jobs a case needs, and why (README, "How a case travels", step 3).
 
 Pure planning: it reads the case and settings and decides, per vendor and action, whether a job
 is created and why. `plan_case` hands `services.submit_case` the jobs to write; `decide_case`

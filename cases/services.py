@@ -566,7 +566,7 @@ def close(
 
     Closing needs a sent response (`cases.responses`) or the officer's note of how it was
     delivered another way (`delivered_out_of_band`, kept encrypted as a notice given another
-    way). A case whose delete failed (PRODUCT.md, "Closing") closes only when the officer ticks
+    way). A case whose delete failed (README, "Responding") closes only when the officer ticks
     the confirmation and says why. The reason is kept on the case (status_reason) and not in the
     audit details, since an officer may write personal data in it; the audit holds the job ids.
     """
@@ -649,8 +649,8 @@ def officers():
 def submit_case(case: Case, *, actor: Actor) -> Case:
     """Plan the case into vendor jobs and queue them; a resubmission adds only missing jobs.
 
-    Refused, with nothing written, when nothing is left to send (PRODUCT.md, submit → 409), and
-    for a case not yet verified: vendors receive only verified cases.
+    Refused, with nothing written, when nothing is left to send (README, REST API: submit → 409),
+    and for a case not yet verified: vendors receive only verified cases.
     """
     case = _lock(case)
     if case.status in CASE_NOTHING_TO_SEND:
@@ -684,8 +684,8 @@ def submit_case(case: Case, *, actor: Actor) -> Case:
 @transaction.atomic
 def vouch_and_submit(case: Case, *, actor: Actor) -> Case:
     """The API's submit: a caller that sends a new case on vouches for the subject
-    (`ticketing_system`, PRODUCT.md), unless the case waits for the subject's own confirmation
-    of an email link, which no caller may skip."""
+    (`ticketing_system`, README "REST API"), unless the case waits for the subject's own
+    confirmation of an email link, which no caller may skip."""
     case = _lock(case)
     if case.status == CaseStatus.NEW:
         if case.verification_method == VerificationMethod.EMAIL_LINK:

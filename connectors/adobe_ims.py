@@ -31,7 +31,7 @@ EXPIRY_MARGIN = 300
 CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope"})
 
 
-# Field → environment variable (PRODUCT.md, configuration contract), for messages.
+# Field → environment variable (README, "Configuration"), for messages.
 _SETTING_NAMES = {"client_id": "ADOBE_CLIENT_ID", "client_secret": "ADOBE_CLIENT_SECRET",
                   "org_id": "ADOBE_ORG_ID", "token_url": "ADOBE_IMS_TOKEN_URL"}
 

@@ -35,7 +35,7 @@ from urllib3.util.retry import Retry
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 DEFAULT_RETRIES = 3
 # The longest Retry-After we wait out inside a call. Anything longer surfaces as RateLimited so
-# the worker reschedules instead of holding a thread (STYLE.md: no time.sleep in connectors).
+# the worker reschedules instead of holding a thread (a connector never sleeps).
 RETRY_AFTER_CAP = 10.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A 5xx is the vendor refusing the request (nothing applied), except a gateway's 504: the gateway

@@ -43,7 +43,7 @@ TEST_PARTNER_ID = "173"  # ID5's public test partner (docs/vendors.md [ID5-DSAR]
 # (docs/vendors.md [ID5-DSAR]).
 CONTENT_TYPE = "application/json; charset=UTF-8"
 JURISDICTIONS = frozenset({"GDPR", "CCPA"})
-# PRODUCT.md, routing: other regulations are not_applicable unless an officer picks one.
+# README "How a case travels": other regulations are not_applicable unless an officer picks one.
 JURISDICTION_BY_REGULATION = {"gdpr": "GDPR", "ccpa": "CCPA", "cpra_ca_usa": "CCPA"}
 _SHA256_HEX = re.compile(r"[a-f0-9]{64}")
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})

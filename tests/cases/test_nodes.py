@@ -1,6 +1,6 @@
 """Several nodes: two real `manage.py qcluster` processes share one PostgreSQL database (and a
 Redis broker), one of them is killed with SIGKILL in mid-send, and still every case settles and
-no vendor job is sent twice (PRODUCT.md, "Running in production and at scale").
+no vendor job is sent twice (README, "Nothing lost, nothing sent twice").
 
 The clusters are subprocesses on the test database, so the test commits (transactional test) and
 queues real tasks instead of running them inline. Sends are kept in flight by a sandbox `slow`

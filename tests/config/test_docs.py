@@ -8,7 +8,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Spelled in pieces so this file does not mention them itself.
-OUTSIDE_REFERENCES = ("../" + "shared", "/work/" + "shared", "vendor-contracts" + ".md")
+OUTSIDE_REFERENCES = (
+    "../" + "shared", "/work/" + "shared", "vendor-contracts" + ".md", "PRODUCT" + ".md",
+    "STYLE" + ".md",
+)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#+\s+(.*?)\s*$", re.MULTILINE)
 
