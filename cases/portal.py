@@ -14,12 +14,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import cache
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
-from django.utils.decorators import decorator_from_middleware
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import responses, verification
@@ -61,24 +58,6 @@ class PortalHeadersMiddleware:
         return response
 
 
-class PortalCsrfMiddleware(CsrfViewMiddleware):
-    """Django's CSRF check (cookie + form token) for the Confirm button, fit for no-referrer.
-
-    With `Referrer-Policy: no-referrer` browsers send a form's POST with `Origin: null` and no
-    Referer (Fetch standard, "append a request Origin header"), which Django's stock check
-    refuses. Here a `null` origin and a missing Referer pass; a real foreign origin or Referer is
-    still refused, and the SameSite=Lax cookie must match the form's token as always.
-    """
-
-    def _origin_verified(self, request: HttpRequest) -> bool:
-        return request.META.get("HTTP_ORIGIN") == "null" or super()._origin_verified(request)
-
-    def _check_referer(self, request: HttpRequest) -> None:
-        if request.META.get("HTTP_REFERER"):
-            super()._check_referer(request)
-
-
-portal_csrf = decorator_from_middleware(PortalCsrfMiddleware)
 
 
 def _over_limit(request: HttpRequest, token: str) -> bool:
@@ -111,8 +90,6 @@ def index(request: HttpRequest) -> HttpResponse:
     return _page(request, "index.html")
 
 
-@csrf_exempt  # the stock check cannot work with no-referrer: portal_csrf does it instead
-@portal_csrf
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the Confirm button and verifies nothing (mail scanners open links); POST
@@ -162,8 +139,6 @@ def response(request: HttpRequest, token: str) -> HttpResponse:
                  has_report=any(row["path"] == "report.html" for row in package.manifest))
 
 
-@csrf_exempt  # the stock check cannot work with no-referrer: portal_csrf does it instead
-@portal_csrf
 @require_POST
 def response_download(request: HttpRequest, token: str) -> HttpResponse:
     """One download of the package, counted and audited; past the limit a 410 page."""

@@ -178,7 +178,8 @@ class CsrfViewMiddleware(csrf.CsrfViewMiddleware):
     standard, "append a request Origin header"), which Django's stock check refuses. A `null`
     origin and a missing Referer pass here; a real foreign origin or Referer is still refused, and
     the form's token must match the cookie's as always (HSTS with subdomains keeps the cookie from
-    being planted over plain HTTP). The portal's own check (cases.portal) works the same way.
+    being planted over plain HTTP). It guards the admin and the portal's Confirm and download
+    buttons alike.
     """
 
     def _origin_verified(self, request: HttpRequest) -> bool:
