@@ -169,7 +169,7 @@ class ResultDownloader(Transport):
         self._checked: dict[tuple[str, int], tuple[str, ...]] = {}
         if session is None:
             session = make_session(adapter=partial(PinnedAdapter, self._checked_addresses))
-            session.trust_env = False  # no proxy from the environment: it would resolve again
+            session.environment_proxies = False  # a proxy would resolve the name again
         super().__init__(session=session, on_attempt=on_attempt, timeout=timeout)
         self.policy = policy
         self.resolver = resolver

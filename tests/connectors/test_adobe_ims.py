@@ -13,6 +13,7 @@ import responses
 
 from connectors.adobe_ims import (
     IMS_TOKEN_URL,
+    MEMORY_SECONDS,
     AccessToken,
     AdobeApi,
     AdobeCredentials,
@@ -36,6 +37,11 @@ class RecordingCache(MemoryCache):
     def __init__(self) -> None:
         super().__init__()
         self.timeouts: dict[str, float | None] = {}
+        self.reads: list[str] = []
+
+    def get(self, key: str) -> Any:
+        self.reads.append(key)
+        return super().get(key)
 
     def set(self, key: str, value: Any, timeout: float | None) -> None:
         self.timeouts[key] = timeout
@@ -109,9 +115,31 @@ def test_expired_token_is_fetched_again() -> None:
     token_reply("tok-2")
     cache = RecordingCache()
     tokens = provider(cache)
+    now = [0.0]
+    tokens.clock = lambda: now[0]
     assert tokens.token() == "tok-1"
     cache.expire_all()
+    now[0] += MEMORY_SECONDS - 1
+    assert tokens.token() == "tok-1"  # still held in memory: valid for EXPIRY_MARGIN more
+    now[0] += 1
     assert tokens.token() == "tok-2"
+
+
+@responses.activate
+def test_a_pass_reads_the_shared_cache_once_a_minute_not_on_every_call() -> None:
+    token_reply("tok-1")
+    cache = RecordingCache()
+    provider(cache).token()  # another worker fetched it
+    tokens = provider(cache)
+    now = [0.0]
+    tokens.clock = lambda: now[0]
+    reads = len(cache.reads)
+    for _ in range(100):
+        assert tokens.token() == "tok-1"
+    now[0] += MEMORY_SECONDS
+    tokens.token()
+    assert len(cache.reads) - reads == 2
+    assert len(responses.calls) == 1
 
 
 @responses.activate
