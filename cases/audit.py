@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cases import bulk
 from cases.choices import ActorType
 from cases.models import AuditEvent, Case
 
@@ -145,8 +146,25 @@ def record_many(pending: list[Pending]) -> list[AuditEvent]:
             event = _event(item, seq=seq, created_at=now, prev_hash=prev_hash)
             prev_hash = event.hash
             events.append(event)
-        AuditEvent.objects.bulk_create(events)
+        _insert(events)
     return events
+
+
+# A batch this long goes in by COPY on PostgreSQL (a sync pass's events); shorter ones, and
+# every batch on SQLite, by bulk_create.
+COPY_ABOVE = 50
+
+
+def _insert(events: list[AuditEvent]) -> None:
+    if connection.vendor != "postgresql" or len(events) < COPY_ABOVE:
+        AuditEvent.objects.bulk_create(events)
+        return
+    bulk.copy_rows(events)
+    ids = dict(AuditEvent.objects.filter(seq__range=(events[0].seq, events[-1].seq))
+               .values_list("seq", "pk"))
+    for event in events:
+        event.pk = ids[event.seq]
+        event._state.adding = False
 
 
 def _event(item: Pending, *, seq: int, created_at: dt.datetime, prev_hash: str) -> AuditEvent:

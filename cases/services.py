@@ -6,6 +6,7 @@ a keyword-only `actor` (see `cases.audit.Actor`) and raises `ValidationError` fo
 """
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cases import deadlines, job_reasons, messaging, routing, vendors, webhooks
+from cases import bulk, deadlines, job_reasons, messaging, routing, vendors, webhooks
 from cases.audit import Actor, Pending, lock_chain, record, record_many
 from cases.choices import (
     CASE_HOLDABLE,
@@ -815,26 +816,39 @@ def _status_from_jobs(jobs: list[VendorJob]) -> tuple[str, str]:
     return CaseStatus.IN_PROGRESS, ""
 
 
-def _refresh_case_statuses(case_ids: Iterable[int]) -> list[Pending]:
+def _refresh_case_statuses(case_ids: Iterable[int], *,
+                           locked: Iterable[VendorJob] = ()) -> list[Pending]:
     """One status refresh per case for a batch of job changes: cases locked in one query (in
-    id order, so two passes cannot deadlock), their jobs read in one more. Returns the audit
-    events for the caller's batch; webhooks are written as `_set_status` writes them."""
+    id order, so two passes cannot deadlock), their jobs read in one more, the changed ones
+    written in one UPDATE and their webhooks in one insert. Returns the audit events for the
+    caller's batch.
+
+    `locked` are jobs this transaction has locked and written: they are current as they are,
+    so only the cases' other jobs are read.
+    """
     cases = list(Case.objects.select_for_update().filter(pk__in=set(case_ids),
                                                           status__in=_FOLLOWS_JOBS).order_by("pk"))
     jobs: dict[int, list[VendorJob]] = {case.pk: [] for case in cases}
-    for job in VendorJob.objects.filter(case__in=cases).select_related(None):
+    known = {job.pk: job for job in locked if job.case_id in jobs}
+    for job in known.values():
         jobs[job.case_id].append(job)
-    events, now, actor = [], timezone.now(), Actor.system("workflow")
+    for job in VendorJob.objects.filter(case__in=cases).exclude(pk__in=known).select_related(None):
+        jobs[job.case_id].append(job)
+    for case_jobs in jobs.values():
+        case_jobs.sort(key=lambda job: (job.vendor, job.action))  # as VendorJob.Meta.ordering
+    events, changed, now, actor = [], [], timezone.now(), Actor.system("workflow")
     for case in cases:
         status, reason = _status_from_jobs(jobs[case.pk])
         if (status, reason) == (case.status, case.status_reason):
             continue
-        old_status = case.status
-        case.status, case.status_reason, case.status_changed_at = status, reason, now
-        case.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+        changed.append((case, case.status))
         events.append(Pending("case.status_changed", actor, case, case,
-                              {"from": old_status, "to": status}))
-        webhooks.status_changed(case, old_status, status)
+                              {"from": case.status, "to": status}))
+        case.status, case.status_reason, case.status_changed_at = status, reason, now
+        case.updated_at = now
+    bulk.update_rows([case for case, _ in changed],
+                     ["status", "status_reason", "status_changed_at", "updated_at"])
+    webhooks.statuses_changed(changed)
     return events
 
 
@@ -885,26 +899,33 @@ def apply_job_changes(
 
     A job is written only if its status and result are still what the pass read (an officer's
     retry or another worker may have moved it meanwhile): no lock is held across the vendor
-    calls, and a skipped job is simply read again by the next pass.
+    calls, and a skipped job is simply read again by the next pass. The jobs to write are locked
+    in one query (id order, as two passes would take them) and written by one UPDATE per set of
+    changed fields, however many jobs share it.
     """
-    actor = actor or Actor.system("worker")
-    now = timezone.now()
+    actor, now, updates = actor or Actor.system("worker"), timezone.now(), list(updates)
+    read = {job.pk: (job.status, job.result_status) for job, changes in updates if changes}
+    current = {pk: (status, result) for pk, status, result in VendorJob.objects
+               .select_for_update().filter(pk__in=read).order_by("pk")
+               .values_list("pk", "status", "result_status")}
     applied, events = [], []
+    by_fields: dict[tuple[str, ...], list[VendorJob]] = defaultdict(list)
     for job, changes in updates:
-        read_status, read_result = job.status, job.result_status
+        if job.pk not in read or current.get(job.pk) != read[job.pk]:
+            continue  # nothing to write, or moved since the pass read it
+        read_status = job.status
         changed = _set_job_fields(job, changes)
         if not changed:
             continue
-        written = VendorJob.objects.filter(
-            pk=job.pk, status=read_status, result_status=read_result
-        ).update(updated_at=now, **{name: getattr(job, name) for name in changed})
-        if not written:
-            continue
+        job.updated_at = now
+        by_fields[tuple(sorted(changed))].append(job)
         applied.append(job)
         if job.status != read_status:
             events.append(Pending("job.status_changed", actor, job.case, job, {
                 "vendor": job.vendor, "action": job.action, "from": read_status,
                 "to": job.status, "vendor_status": job.vendor_status}))
+    for fields, jobs in by_fields.items():
+        bulk.update_rows(jobs, [*fields, "updated_at"])
     touched = list(touched)
     if touched:
         VendorJob.objects.filter(pk__in=touched).update(last_synced_at=now)
@@ -912,7 +933,7 @@ def apply_job_changes(
     # case), so a pass and a single update cannot deadlock.
     lock_chain()
     record_many(events)
-    record_many(_refresh_case_statuses(job.case_id for job in applied))
+    record_many(_refresh_case_statuses((job.case_id for job in applied), locked=applied))
     return applied
 
 
@@ -1045,6 +1066,17 @@ def queue_download(job_id: int) -> None:
     from django_q.tasks import async_task
 
     async_task("cases.tasks.download_result", job_id, task_name=f"download result of job {job_id}")
+
+
+def queue_downloads(job_ids: list[int]) -> None:
+    """One task downloading the results of a few jobs (a sync pass queues its finds this way)."""
+    from django_q.tasks import async_task
+
+    if len(job_ids) == 1:
+        queue_download(job_ids[0])
+        return
+    async_task("cases.tasks.download_results", job_ids,
+               task_name=f"download results of jobs {job_ids[0]}–{job_ids[-1]} ({len(job_ids)})")
 
 
 @dataclass(frozen=True)

@@ -66,20 +66,33 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def status_changed(case: Case, old_status: str, new_status: str) -> WebhookDelivery | None:
     """Record the event for the case's client, if it has a webhook, and send it on commit."""
-    if old_status == new_status or not case.api_client_id:
+    if old_status == new_status:
         return None
-    client = ApiClient.objects.filter(pk=case.api_client_id).first()
-    if client is None or not client.is_usable or not client.webhook_url:
-        return None
-    delivery = WebhookDelivery.objects.create(
-        client=client,
-        case=case,
-        event=STATUS_CHANGED,
-        payload=_case_payload(case, old_status),
-        next_attempt_at=timezone.now(),
-    )
-    transaction.on_commit(lambda: queue_delivery(delivery.pk))
-    return delivery
+    delivered = statuses_changed([(case, old_status)])
+    return delivered[0] if delivered else None
+
+
+def statuses_changed(changes: list[tuple[Case, str]]) -> list[WebhookDelivery]:
+    """`status_changed` for many cases at once (a sync pass): each case with the status it had,
+    its new one already set. The clients are read in one query and the deliveries inserted in
+    one; each delivery is still queued on its own on commit."""
+    changes = [(case, old) for case, old in changes if old != case.status and case.api_client_id]
+    if not changes:
+        return []
+    clients = ApiClient.objects.in_bulk({case.api_client_id for case, _ in changes})
+    deliveries = []
+    for case, old_status in changes:
+        client = clients.get(case.api_client_id)
+        if client is None or not client.is_usable or not client.webhook_url:
+            continue
+        deliveries.append(WebhookDelivery(
+            client=client, case=case, event=STATUS_CHANGED,
+            payload=_case_payload(case, old_status), next_attempt_at=timezone.now(),
+        ))
+    deliveries = WebhookDelivery.objects.bulk_create(deliveries)
+    for delivery in deliveries:
+        transaction.on_commit(lambda pk=delivery.pk: queue_delivery(pk))
+    return deliveries
 
 
 def message_failed(case: Case, message_id: int, kind: str) -> WebhookDelivery | None:

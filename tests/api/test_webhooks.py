@@ -213,3 +213,31 @@ def test_the_worker_schedules_exist(db):
     funcs = set(Schedule.objects.values_list("func", flat=True))
 
     assert {"cases.webhooks.deliver_due", "cases.api.intake.purge_idempotency_records"} <= funcs
+
+
+def test_a_sync_pass_writes_the_webhooks_of_its_cases_together(
+    make_case, hooked_client, vendor_sandbox, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cases import tasks
+
+    hooked = [make_case(api_client=hooked_client, external_ref=f"TICKET-{n}",
+                        actions=["delete"], vendors=["adobe_privacy"]) for n in range(3)]
+    plain = make_case(actions=["delete"], vendors=["adobe_privacy"])
+    for case in [*hooked, plain]:
+        services.submit_case(services.verify_identity(case, actor=OFFICER,
+                                                      method="account_login"), actor=OFFICER)
+    tasks.send_pending_jobs()
+    WebhookDelivery.objects.all().delete()  # the verified/in-progress ones
+    with CaptureQueriesContext(connection) as queries, \
+            django_capture_on_commit_callbacks(execute=False) as callbacks:
+        tasks.sync_vendor_jobs()
+    deliveries = WebhookDelivery.objects.order_by("case_id")
+    assert [d.payload["external_ref"] for d in deliveries] == ["TICKET-0", "TICKET-1", "TICKET-2"]
+    assert {(d.payload["previous_status"], d.payload["status"]) for d in deliveries} == {
+        ("in_progress", "completed")}
+    assert len(callbacks) == 3  # each delivery still queued on its own
+    client_reads = [q for q in queries.captured_queries if 'FROM "cases_apiclient"' in q["sql"]]
+    assert len(client_reads) == 1
