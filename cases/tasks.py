@@ -8,12 +8,14 @@ blindly. One failing job never stops a pass.
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -43,6 +45,10 @@ MAX_SEND_ATTEMPTS = 5
 STALE_SENDING = dt.timedelta(seconds=settings.Q_CLUSTER["timeout"] + 30)
 # Jobs of these cases wait: a hold pauses the work, an ended case needs nothing more.
 HELD_BACK_CASES = (CaseStatus.NEW, CaseStatus.ON_HOLD, *CASE_TERMINAL)
+# Result downloads per task queued by a sync pass, and how long one such task goes on starting
+# new downloads (well inside the worker's timeout; what it leaves, the next pass queues again).
+DOWNLOADS_PER_TASK = 20
+DOWNLOAD_TASK_BUDGET = dt.timedelta(seconds=settings.Q_CLUSTER["timeout"] / 2)
 
 
 @dataclass
@@ -478,7 +484,7 @@ def sync_vendor_jobs(*, download_inline: bool = False) -> str:
         batch = SyncBatch()
         active = VendorJob.objects.filter(
             status__in=[JobStatus.SUBMITTED, JobStatus.PROCESSING]
-        ).exclude(vendor_job_id="").select_related("case")
+        ).exclude(vendor_job_id="").prefetch_related("case")
         by_vendor: dict[str, list[VendorJob]] = defaultdict(list)
         for job in active:
             by_vendor[job.vendor].append(job)
@@ -545,7 +551,8 @@ def _read_privacy_job(job: VendorJob, client, batch: SyncBatch) -> dict:
 def _list_statuses(client, regulation: str, jobs: list[VendorJob]) -> dict[str, PrivacyJob]:
     """Job id -> listed job, or {} when the list cannot cover these jobs (window > 30 days)."""
     today = timezone.localdate()
-    earliest = min(timezone.localdate(j.submitted_at or timezone.now()) for j in jobs)
+    now = timezone.now()
+    earliest = timezone.localdate(min(j.submitted_at or now for j in jobs))
     if (today - earliest).days > 29:
         return {}
     try:
@@ -601,15 +608,18 @@ def _read_other(job: VendorJob, client) -> dict:
 
 
 def _fetch_results(report: PassReport, *, inline: bool, found: dict[int, PrivacyJob]) -> None:
-    waiting = list(VendorJob.objects.filter(result_status=ResultStatus.PENDING)
-                   .select_related("case"))
+    pending = VendorJob.objects.filter(result_status=ResultStatus.PENDING).order_by("pk")
     if not inline:
-        for job in waiting:
-            # The task reads the job itself: links are pre-signed and expire, and task
-            # arguments are stored, so a link is never passed along.
-            services.queue_download(job.pk)
-            report.add("results queued")
+        # The tasks read the jobs themselves: links are pre-signed and expire, and task
+        # arguments are stored, so a link is never passed along. A few jobs per task keeps the
+        # queue's writes few and the workers' connections warm; several tasks share the work.
+        ids = list(pending.values_list("pk", flat=True))
+        with transaction.atomic():  # one commit for the queue's rows (ORM broker)
+            for start in range(0, len(ids), DOWNLOADS_PER_TASK):
+                services.queue_downloads(ids[start:start + DOWNLOADS_PER_TASK])
+        report.add("results queued", len(ids))
         return
+    waiting = list(pending.select_related("case"))
     fetched: list[services.FetchedResult] = []
     # One client and one downloader for the pass: their connections are kept between files.
     clients = (vendors.adobe_privacy(), vendors.downloader()) if waiting else None
@@ -634,7 +644,31 @@ def download_result(job_id: int) -> str:
     job = VendorJob.objects.select_related("case").filter(pk=job_id).first()
     if job is None or job.result_status != ResultStatus.PENDING:
         return "nothing to do"
-    outcome = _fetch_file(job, None, None)
+    return _download_one(job, _download_clients())
+
+
+def download_results(job_ids: list[int]) -> str:
+    """`download_result` for a few jobs, one after the other over the same connections.
+
+    Each job is attached (or marked) as soon as its file is checked, so a worker lost halfway
+    loses nothing done, and no new download starts after DOWNLOAD_TASK_BUDGET: the jobs still
+    pending are queued again by the next sync pass.
+    """
+    report, clients = PassReport(), None
+    deadline = time.monotonic() + DOWNLOAD_TASK_BUDGET.total_seconds()
+    jobs = list(VendorJob.objects.select_related("case").filter(
+        pk__in=job_ids, result_status=ResultStatus.PENDING).order_by("pk"))
+    for index, job in enumerate(jobs):
+        if index and time.monotonic() > deadline:  # the first always goes: progress is made
+            report.add("left for the next pass", len(jobs) - index)
+            break
+        clients = clients or _download_clients()
+        report.add(_download_one(job, clients))
+    return str(report)
+
+
+def _download_one(job: VendorJob, clients: tuple) -> str:
+    outcome = _fetch_file(job, None, clients)
     if isinstance(outcome, str):
         return outcome
     try:

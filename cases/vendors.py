@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from cases.audit import Actor, Pending, record_many
 from cases.choices import Vendor
@@ -64,11 +65,12 @@ class CallSummary:
         row["max_ms"] = max(row["max_ms"], attempt.duration_ms)
 
     def record(self) -> None:
-        count_vendor_calls(self.attempts)
         events = list(self.kept)
         if self.rows:
             events.append(self._summary_event())
-        record_many(events)
+        with transaction.atomic():  # counters and events in one commit
+            count_vendor_calls(self.attempts)
+            record_many(events)
 
     def _summary_event(self) -> Pending:
         calls = [
