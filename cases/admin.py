@@ -39,7 +39,7 @@ from cases import (
     services,
     verification,
 )
-from cases.admin_base import EstimatedCountPaginator, ReadOnlyInline
+from cases.admin_base import ReadOnlyInline
 from cases.admin_steps import (
     CASE_STEPS,
     CaseStep,
@@ -79,6 +79,7 @@ from cases.models import (
     TransitionError,
     VendorJob,
 )
+from cases.pagination import EstimatedCountPaginator
 from cases.routing import ID5_JURISDICTIONS
 from cases.templatetags.case_admin import (
     acknowledgement_badge,

@@ -36,6 +36,7 @@ from cases.api.serializers import (
 from cases.audit import Actor
 from cases.choices import ApiScope
 from cases.models import ApiClient, AuditEvent, Case, Message, ResultFile, VendorJob
+from cases.pagination import EstimatedCountPaginator
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
@@ -69,9 +70,33 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 class CasePagination(PageNumberPagination):
+    """Pages of 50 (up to 200). `count` is exact, except for a whole table of more than
+    ADMIN_COUNT_ESTIMATE_ABOVE cases on PostgreSQL, where it is the planner's estimate (an
+    exact COUNT there reads every row) and `count_is_estimate` says so. Page by `next`."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    django_paginator_class = EstimatedCountPaginator
+
+    def get_paginated_response(self, data: Any) -> Response:
+        response = super().get_paginated_response(data)
+        response.data = {"count": response.data.pop("count"),
+                         "count_is_estimate": self.page.paginator.estimated, **response.data}
+        return response
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"] = {
+            "count": paginated["properties"]["count"],
+            "count_is_estimate": {
+                "type": "boolean", "example": False,
+                "description": "true when `count` is the database's estimate (a whole table of "
+                               "more than ADMIN_COUNT_ESTIMATE_ABOVE cases on PostgreSQL)"},
+            **{k: v for k, v in paginated["properties"].items() if k != "count"},
+        }
+        paginated["required"] = [*paginated.get("required", []), "count_is_estimate"]
+        return paginated
 
 
 class IgnoreAcceptHeader(BaseContentNegotiation):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cases.api import clients
 from cases.audit import Actor
+from cases.choices import ApiScope
 from cases.models import ApiClient, Case, VendorJob
 from tests.api.conftest import ALL_SCOPES, http_for
 
@@ -157,3 +158,29 @@ def test_admin_row_checkbox_is_the_one_django_would_render(make_case):
     assert model_admin.action_checkbox(case) == django_admin.ModelAdmin.action_checkbox(
         model_admin, case
     )
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="pg_class.reltuples")
+def test_huge_unfiltered_api_list_gives_an_estimate_and_says_so(make_client, make_case,
+                                                               settings):
+    settings.ADMIN_COUNT_ESTIMATE_ABOVE = 5
+    feed = ApiClient(name="Reporting feed", scopes=[*ALL_SCOPES, ApiScope.CASES_ALL])
+    key = clients.create_client(feed, actor=Actor.system("tests")).key  # sees the whole table
+    populate(make_case, 8)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_case")
+    http = http_for(key)
+    statements = captured(http, "/api/v1/cases/", {})
+    assert not [sql for sql in statements if 'COUNT(*) AS "__count"' in sql]
+    body = http.get("/api/v1/cases/").json()
+    assert (body["count"], body["count_is_estimate"]) == (8, True)
+    filtered = http.get("/api/v1/cases/", {"status": "new"}).json()
+    assert (filtered["count"], filtered["count_is_estimate"]) == (8, False)
+
+
+def test_the_api_list_says_its_count_is_exact(make_client, make_case):
+    client, key = make_client("Ticketing")
+    populate(make_case, 3, api_client=client)
+    body = http_for(key).get("/api/v1/cases/").json()
+    assert list(body)[:2] == ["count", "count_is_estimate"]
+    assert (body["count"], body["count_is_estimate"]) == (3, False)
