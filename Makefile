@@ -31,7 +31,7 @@ demo: install
 	DEBUG=true $(BIN)/python manage.py demo --port $(PORT)
 
 bench: install
-	DEBUG=true $(BIN)/python -m bench
+	DEBUG=true $(BIN)/python -m bench $(BENCH_ARGS)
 
 # Web (gunicorn, gunicorn.conf.py) and worker (qcluster) against DATABASE_URL, after the deploy
 # check, migrations and collectstatic. Ctrl-C stops both.

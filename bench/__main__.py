@@ -37,6 +37,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--huge", action="store_true", help="lists: also at 200 000 cases")
     parser.add_argument("--list-sizes", default="2000,20000",
                         help="lists: case counts to measure at, comma-separated")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="sync: interleaved rounds, medians compared (default 5)")
     parser.add_argument("--cases", type=int, default=None,
                         help="intake, burst, sync: cases per run (defaults: 300, 300, 200)")
     args = parser.parse_args(argv)

@@ -22,6 +22,8 @@ class Row:
 def _figure(value: float, unit: str) -> str:
     if unit in ("calls", "SQL", "rows"):
         return f"{value:,.0f} {unit.removesuffix('s') if value == 1 else unit}"
+    if value < 10:
+        return f"{value:,.2f} {unit}"
     return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
 
 
