@@ -184,3 +184,24 @@ def test_the_api_list_says_its_count_is_exact(make_client, make_case):
     body = http_for(key).get("/api/v1/cases/").json()
     assert list(body)[:2] == ["count", "count_is_estimate"]
     assert (body["count"], body["count_is_estimate"]) == (3, False)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="pg_class.reltuples")
+def test_paging_by_next_reaches_every_case_when_the_estimate_falls_short(make_case, settings):
+    settings.ADMIN_COUNT_ESTIMATE_ABOVE = 5
+    feed = ApiClient(name="Reporting feed", scopes=[*ALL_SCOPES, ApiScope.CASES_ALL])
+    key = clients.create_client(feed, actor=Actor.system("tests")).key
+    populate(make_case, 8)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_case")
+    populate(make_case, 4)  # the planner still thinks there are 8
+    http, seen, url = http_for(key), [], "/api/v1/cases/?page_size=5"
+    while url:
+        body = http.get(url).json()
+        assert (body["count"], body["count_is_estimate"]) == (8, True)
+        seen += [case["id"] for case in body["results"]]
+        url = body["next"]
+    assert sorted(seen) == sorted(Case.objects.values_list("pk", flat=True))
+    assert len(seen) == 12
+    assert http.get("/api/v1/cases/?page_size=5&page=4").json()["results"] == []
+    assert http.get("/api/v1/cases/?page=0").status_code == 404
