@@ -86,4 +86,4 @@ def test_a_message_that_fails_for_good_is_a_webhook_event_without_text_or_addres
     assert delivery.payload["message"] == {
         "id": message.pk, "kind": "acknowledgement", "status": "failed"
     }
-    assert "ada" not in str(delivery.payload).lower()
+    assert "lovelace" not in str(delivery.payload).lower()

@@ -75,7 +75,7 @@ def test_opening_the_link_shows_confirm_and_verifies_nothing(client, waiting):
     assert AuditEvent.objects.filter(case=case, action="portal.link_opened").count() == 1
     # The page names neither the reference nor the subject.
     assert case.reference.encode() not in response.content
-    assert b"ada" not in response.content.lower()
+    assert b"lovelace" not in response.content.lower()
 
 
 def test_head_and_other_methods_never_verify(client, waiting):

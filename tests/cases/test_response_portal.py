@@ -197,7 +197,7 @@ def test_webhooks_for_sent_and_first_download_only(client, ready_case, system_ac
     sent_payload, downloaded = events[0][1], events[1][1]
     assert sent_payload["response"]["downloads"] == 0
     assert downloaded["response"]["downloads"] == 1 and downloaded["id"] == ready_case.pk
-    assert "ada" not in str(events).lower() and "/portal/" not in str(events)
+    assert "lovelace" not in str(events).lower() and "/portal/" not in str(events)
 
 
 def test_a_delete_case_delivers_its_deletion_confirmation_through_the_link(

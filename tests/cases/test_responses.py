@@ -220,7 +220,7 @@ def test_sending_freezes_the_package_and_emails_the_link(ready_case, system_acto
     assert token.message_id == message.pk
     event = AuditEvent.objects.get(action="response.sent")
     assert event.details["sha256"] == package.sha256
-    assert "ada" not in str(event.details).lower() and "/portal/" not in str(event.details)
+    assert "lovelace" not in str(event.details).lower() and "/portal/" not in str(event.details)
     with pytest.raises(services.TransitionError, match="frozen"):
         responses.prepare(ready_case, actor=system_actor)
     with pytest.raises(services.TransitionError):
