@@ -3,9 +3,10 @@ list, a page of 50 each: milliseconds (median of several requests, in-process, n
 queries. The baseline is the same page at the smallest size: a flat list reads 1.0×.
 
 Cases are bulk-inserted (each with an access and a delete job, a realistic mix of statuses and
-regulations); no subject rows, since neither list reads them. The admin's unfiltered list counts
-exactly up to ADMIN_COUNT_ESTIMATE_ABOVE cases (PostgreSQL); the API's list always counts the
-client's cases exactly.
+regulations); no subject rows, since neither list reads them. Both lists count exactly up to
+ADMIN_COUNT_ESTIMATE_ABOVE cases and take the planner's estimate beyond it (PostgreSQL; the
+API's list is the client's own cases, a filtered list: counted up to the threshold, then
+EXPLAIN).
 """
 
 import datetime as dt

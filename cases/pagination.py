@@ -1,5 +1,7 @@
 """Counting a list's rows once, and cheaply on a huge table (the admin and API case lists)."""
 
+import json
+
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection
@@ -8,12 +10,15 @@ from django.utils.functional import cached_property
 
 
 class EstimatedCountPaginator(Paginator):
-    """Counts a list's rows once, and, for a whole table on PostgreSQL above
-    ADMIN_COUNT_ESTIMATE_ABOVE rows, takes the planner's estimate (pg_class.reltuples): an exact
-    COUNT(*) there reads every row, and would make the list slower the more cases there are.
+    """Counts a list's rows once, exactly up to ADMIN_COUNT_ESTIMATE_ABOVE rows; beyond that, on
+    PostgreSQL, it takes the planner's estimate: an exact COUNT(*) reads every row, and would
+    make the list slower the more cases there are.
 
-    One statement either way: the estimate, or the exact count when the estimate is small or
-    unknown (-1 before the table was first analysed). A filtered list is always counted exactly.
+    - A whole table: one statement, the table's estimate (pg_class.reltuples), or the exact
+      count when that is small or unknown (-1 before the table was first analysed).
+    - A filtered list: rows are counted up to the threshold (COUNT over a LIMIT, so never more
+      than threshold + 1 rows are read); past it, the planner's estimate for the filter
+      (EXPLAIN), never less than what was counted.
 
     An estimate can fall short of the real count (rows added since the table was analysed), so
     with one no page number past the estimate is refused, and whether a page has a next one is
@@ -27,9 +32,11 @@ class EstimatedCountPaginator(Paginator):
     def count(self) -> int:
         threshold = settings.ADMIN_COUNT_ESTIMATE_ABOVE
         queryset = self.object_list
-        whole_table = isinstance(queryset, QuerySet) and not queryset.query.where
-        if not (threshold and whole_table and connection.vendor == "postgresql"):
+        if not (threshold and isinstance(queryset, QuerySet)
+                and connection.vendor == "postgresql"):
             return super().count
+        if queryset.query.where:
+            return self._count_filtered(queryset, threshold)
         table = connection.ops.quote_name(queryset.model._meta.db_table)
         # The table name is the model's, never input.
         sql = (
@@ -40,6 +47,18 @@ class EstimatedCountPaginator(Paginator):
             cursor.execute(sql, [threshold, threshold, queryset.model._meta.db_table])
             self.estimated, count = cursor.fetchone()
         return int(count)
+
+    def _count_filtered(self, queryset: QuerySet, threshold: int) -> int:
+        counted = queryset.order_by().values("pk")[:threshold + 1].count()  # no annotations
+        if counted <= threshold:
+            return counted
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)  # Django's SQL, bound params
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        self.estimated = True
+        return max(int(plan[0]["Plan"]["Plan Rows"]), counted)
 
     def validate_number(self, number) -> int:
         if not (self.count and self.estimated):  # `count` tells whether it is an estimate
