@@ -751,7 +751,7 @@ def _create_job(case: Case, planned: routing.PlannedJob, *, actor: Actor) -> Ven
 def queue_sending() -> None:
     from django_q.tasks import async_task
 
-    async_task("cases.tasks.send_pending_jobs", task_name="send pending vendor jobs")
+    async_task("cases.tasks.send_when_due", task_name="send pending vendor jobs")
 
 
 SEND_WINDOW_SCHEDULE = "Send Adobe batch"

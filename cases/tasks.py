@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -49,6 +50,10 @@ HELD_BACK_CASES = (CaseStatus.NEW, CaseStatus.ON_HOLD, *CASE_TERMINAL)
 # new downloads (well inside the worker's timeout; what it leaves, the next pass queues again).
 DOWNLOADS_PER_TASK = 20
 DOWNLOAD_TASK_BUDGET = dt.timedelta(seconds=settings.Q_CLUSTER["timeout"] / 2)
+# The one worker that waits out an Adobe send window (send_when_due): its claim in the shared
+# cache, and how long it goes on waiting round after round (well inside the worker's timeout).
+SEND_WAITER_KEY = "cases:adobe-send-waiter"
+SEND_WAITER_BUDGET = settings.Q_CLUSTER["timeout"] / 2
 
 
 @dataclass
@@ -71,7 +76,41 @@ def send_pending_jobs(report: PassReport | None = None) -> str:
     """Reconcile interrupted sends, then send every pending job that is due."""
     report = report or PassReport()
     reconcile_sending_jobs(report)
+    _send_due(report)
+    return str(report)
+
+
+def send_when_due() -> str:
+    """The task a submission queues: a send pass, and, when Adobe jobs wait for their send
+    window, one worker (whichever claims it first) stays to send them the moment it ends.
+
+    Without it they would wait for the worker's scheduler, which looks every 30 s (the one-off
+    schedule stays as the fallback if this worker is lost). The wait is a sleep of at most
+    ADOBE_SEND_MAX_WAIT_SECONDS per round and SEND_WAITER_BUDGET in all; nothing is held
+    meanwhile (no lock, no transaction), and a synchronous queue (tests) never waits.
+    """
+    report = PassReport()
+    reconcile_sending_jobs(report)
+    started = time.monotonic()
+    while (wake_at := _send_due(report)) is not None:
+        if settings.Q_CLUSTER.get("sync") or time.monotonic() - started > SEND_WAITER_BUDGET:
+            break
+        if not cache.add(SEND_WAITER_KEY, "waiting", timeout=SEND_WAITER_BUDGET * 2):
+            report.add("another worker waits to send")
+            break
+        try:
+            seconds = (wake_at - timezone.now()).total_seconds()
+            time.sleep(min(max(seconds, 0.0), settings.ADOBE_SEND_MAX_WAIT_SECONDS))
+        finally:
+            cache.delete(SEND_WAITER_KEY)
+    return str(report)
+
+
+def _send_due(report: PassReport) -> dt.datetime | None:
+    """Send every pending job that is due; when the Adobe jobs still waiting for their window
+    should go (None if none wait)."""
     now = timezone.now()
+    wake_at = None
     due = (
         VendorJob.objects.filter(status=JobStatus.PENDING)
         .exclude(case__status__in=HELD_BACK_CASES)
@@ -90,40 +129,47 @@ def send_pending_jobs(report: PassReport | None = None) -> str:
             report.add(f"{vendor} not configured", len(jobs))
             continue
         if vendor == Vendor.ADOBE_PRIVACY:
-            jobs = _past_send_window(jobs, report, now)
+            jobs, wake_at = _past_send_window(jobs, report, now)
         if jobs:
             SENDERS[vendor](jobs, report)
-    return str(report)
+    return wake_at
 
 
 def _past_send_window(jobs: list[VendorJob], report: PassReport,
-                      now: dt.datetime) -> list[VendorJob]:
-    """The Adobe jobs to send now; the others wait for their window, with a send scheduled for
-    when it ends. A request per (regulation, product set) goes when its oldest first-time job
-    has waited ADOBE_SEND_WINDOW_SECONDS, when 1000 users wait, or at once when no Adobe request
-    went out within the window (a lone case is not held back). Resends never wait."""
+                      now: dt.datetime) -> tuple[list[VendorJob], dt.datetime | None]:
+    """The Adobe jobs to send now, and when the others should go (a send is scheduled then).
+
+    A request per (regulation, product set) goes at once for a lone case after a quiet spell
+    (no Adobe request within ADOBE_SEND_WINDOW_SECONDS, no other case waiting). Otherwise a
+    burst is coming in, and it goes when no new job has come for ADOBE_SEND_WINDOW_SECONDS (the
+    burst is over), when its oldest first-time job has waited ADOBE_SEND_MAX_WAIT_SECONDS (a
+    burst that goes on), or when 1000 users wait. Resends never wait."""
     window = dt.timedelta(seconds=settings.ADOBE_SEND_WINDOW_SECONDS)
+    longest = dt.timedelta(seconds=settings.ADOBE_SEND_MAX_WAIT_SECONDS)
     if not window or not any(job.attempts == 0 for job in jobs):
-        return jobs
+        return jobs, None
     recent = VendorJob.objects.filter(vendor=Vendor.ADOBE_PRIVACY,
                                       sending_started_at__gt=now - window).exists()
-    if not recent:
-        return jobs
     groups: dict[tuple[str, tuple[str, ...]], list[VendorJob]] = defaultdict(list)
     for job in jobs:
         groups[(job.case.regulation, tuple(job.products))].append(job)
     ready, wake_at = [], None
     for group in groups.values():
-        fresh = [job.created_at for job in group if job.attempts == 0]
-        users = len({job.case_id for job in group})
-        if not fresh or users >= MAX_USERS_PER_REQUEST or min(fresh) + window <= now:
+        fresh = [job for job in group if job.attempts == 0]
+        waiting_cases = {job.case_id for job in fresh}
+        if not fresh or (not recent and len(waiting_cases) == 1):
             ready += group
             continue
-        wake_at = min(wake_at or min(fresh) + window, min(fresh) + window)
+        arrived = [job.created_at for job in fresh]
+        due = min(min(arrived) + longest, max(arrived) + window)
+        if len({job.case_id for job in group}) >= MAX_USERS_PER_REQUEST or due <= now:
+            ready += group
+            continue
+        wake_at = min(wake_at or due, due)
         report.add("adobe_privacy waiting for the send window", len(group))
     if wake_at is not None:
         services.schedule_sending(wake_at)
-    return ready
+    return ready, wake_at
 
 
 def _claimed(jobs: list[VendorJob]) -> list[VendorJob]:

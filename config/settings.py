@@ -375,11 +375,16 @@ VENDOR_READ_TIMEOUT = env.int("VENDOR_READ_TIMEOUT", default=30)
 # An interrupted Adobe submission not found in Adobe's job list after this many seconds is
 # taken as never received and sent again (Adobe lists a job as soon as it is created).
 RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=300)
-# Adobe submissions wait this many seconds after the oldest waiting job (unless no Adobe request
-# went out in that time, or 1000 users are waiting) so a burst of cases fills one request.
+# So a burst of cases fills one Adobe request: a submission that follows an Adobe request by
+# less than ADOBE_SEND_WINDOW_SECONDS waits until no other has come for that long, and at most
+# ADOBE_SEND_MAX_WAIT_SECONDS (or until 1000 users wait). After a quiet spell it goes at once.
 ADOBE_SEND_WINDOW_SECONDS = env.float("ADOBE_SEND_WINDOW_SECONDS", default=3.0)
 if not 0 <= ADOBE_SEND_WINDOW_SECONDS <= 300:
     raise ImproperlyConfigured("ADOBE_SEND_WINDOW_SECONDS must be between 0 and 300 seconds.")
+ADOBE_SEND_MAX_WAIT_SECONDS = env.float("ADOBE_SEND_MAX_WAIT_SECONDS", default=30.0)
+if not ADOBE_SEND_WINDOW_SECONDS <= ADOBE_SEND_MAX_WAIT_SECONDS <= 300:
+    raise ImproperlyConfigured(
+        "ADOBE_SEND_MAX_WAIT_SECONDS must be between ADOBE_SEND_WINDOW_SECONDS and 300 seconds.")
 # Largest result file accepted from a vendor, in bytes (compressed, as downloaded).
 RESULT_MAX_BYTES = env.int("RESULT_MAX_BYTES", default=2 * 1024**3)
 # Result files are purged this many days after download (they hold personal data).

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
@@ -136,3 +137,74 @@ def test_the_window_must_be_a_sane_number_of_seconds():
         capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "ADOBE_SEND_WINDOW_SECONDS must be between 0 and 300" in result.stderr
+
+
+def test_a_burst_longer_than_the_window_still_fills_one_request(make_case, vendor_sandbox):
+    # 300 cases over 15 s (a busy intake): each comes well inside the window of the one before,
+    # so they wait together until the burst is over, however long it is (up to the max wait).
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for n in range(300):
+            clock.shift(0.05)
+            submit_one(make_case, n, actions=ACTIONS[n % 3])
+            run_due_schedules()
+        assert creates(vendor_sandbox) == 1  # the first case, at once
+        clock.shift(WINDOW)
+        run_due_schedules()
+    assert creates(vendor_sandbox) == 2
+    assert not VendorJob.objects.exclude(status=JobStatus.SUBMITTED).exists()
+
+
+def test_a_burst_that_goes_on_is_sent_every_max_wait(make_case, vendor_sandbox, settings):
+    settings.ADOBE_SEND_MAX_WAIT_SECONDS = 30.0
+    start = timezone.now()
+    waited = []
+    with time_machine.travel(start, tick=False) as clock:
+        for n in range(45):  # one case a second for 45 s: never a quiet spell
+            clock.shift(1)
+            submit_one(make_case, n)
+            run_due_schedules()
+        clock.shift(WINDOW)
+        run_due_schedules()
+        for job in VendorJob.objects.all():
+            waited.append((job.sending_started_at - job.created_at).total_seconds())
+    assert creates(vendor_sandbox) == 3  # the first at once, the first 30 s, the rest
+    assert max(waited) <= 30 + 1
+
+
+def test_the_sending_worker_waits_out_the_window_instead_of_the_scheduler(
+    make_case, vendor_sandbox, settings, monkeypatch
+):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}  # a real worker may wait
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        slept = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            clock.shift(seconds)
+
+        monkeypatch.setattr(tasks.time, "sleep", sleep)
+        submit_one(make_case, 1)
+        clock.shift(1)
+        waiting = submit_one(make_case, 2)  # its send task, as the test queue runs it: no wait
+        assert creates(vendor_sandbox) == 1
+        cache.add(tasks.SEND_WAITER_KEY, "waiting")  # another worker is already waiting
+        assert "another worker waits to send" in tasks.send_when_due()
+        assert creates(vendor_sandbox) == 1 and not slept
+        cache.delete(tasks.SEND_WAITER_KEY)
+        tasks.send_when_due()  # this one waits until 3 s after case 2 came: now + 3 s
+    assert slept == [pytest.approx(WINDOW)]
+    assert creates(vendor_sandbox) == 2
+    assert set(waiting.jobs.values_list("status", flat=True)) == {JobStatus.SUBMITTED}
+    assert cache.get(tasks.SEND_WAITER_KEY) is None
+
+
+def test_the_max_wait_must_not_be_shorter_than_the_window():
+    result = subprocess.run(  # noqa: S603 (our own settings module, fixed arguments)
+        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE']="
+         "'config.settings'; django.setup()"],
+        env={**os.environ, "ADOBE_SEND_MAX_WAIT_SECONDS": "2", "DEBUG": "true"},
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "ADOBE_SEND_MAX_WAIT_SECONDS must be between" in result.stderr
