@@ -139,29 +139,28 @@ def _past_send_window(jobs: list[VendorJob], report: PassReport,
                       now: dt.datetime) -> tuple[list[VendorJob], dt.datetime | None]:
     """The Adobe jobs to send now, and when the others should go (a send is scheduled then).
 
-    A request per (regulation, product set) goes at once for a lone case after a quiet spell
-    (no Adobe request within ADOBE_SEND_WINDOW_SECONDS, no other case waiting). Otherwise a
-    burst is coming in, and it goes when no new job has come for ADOBE_SEND_WINDOW_SECONDS (the
-    burst is over), when its oldest first-time job has waited ADOBE_SEND_MAX_WAIT_SECONDS (a
-    burst that goes on), or when 1000 users wait. Resends never wait."""
+    Jobs that came in with no Adobe request within ADOBE_SEND_WINDOW_SECONDS before them (a
+    lone case after a quiet spell, or a backlog) go at once. Jobs that follow a request that
+    closely are a burst coming in: a request per (regulation, product set) goes when no new job
+    has come for ADOBE_SEND_WINDOW_SECONDS (the burst is over), when its oldest first-time job
+    has waited ADOBE_SEND_MAX_WAIT_SECONDS (a burst that goes on), or when 1000 users wait.
+    Resends never wait."""
     window = dt.timedelta(seconds=settings.ADOBE_SEND_WINDOW_SECONDS)
     longest = dt.timedelta(seconds=settings.ADOBE_SEND_MAX_WAIT_SECONDS)
-    if not window or not any(job.attempts == 0 for job in jobs):
+    fresh = [job.created_at for job in jobs if job.attempts == 0]
+    if not window or not fresh:
         return jobs, None
-    recent = VendorJob.objects.filter(vendor=Vendor.ADOBE_PRIVACY,
-                                      sending_started_at__gt=now - window).exists()
+    following = VendorJob.objects.filter(vendor=Vendor.ADOBE_PRIVACY,
+                                         sending_started_at__gt=min(fresh) - window).exists()
+    if not following:
+        return jobs, None
     groups: dict[tuple[str, tuple[str, ...]], list[VendorJob]] = defaultdict(list)
     for job in jobs:
         groups[(job.case.regulation, tuple(job.products))].append(job)
     ready, wake_at = [], None
     for group in groups.values():
-        fresh = [job for job in group if job.attempts == 0]
-        waiting_cases = {job.case_id for job in fresh}
-        if not fresh or (not recent and len(waiting_cases) == 1):
-            ready += group
-            continue
-        arrived = [job.created_at for job in fresh]
-        due = min(min(arrived) + longest, max(arrived) + window)
+        arrived = [job.created_at for job in group if job.attempts == 0]
+        due = min(min(arrived) + longest, max(arrived) + window) if arrived else now
         if len({job.case_id for job in group}) >= MAX_USERS_PER_REQUEST or due <= now:
             ready += group
             continue

@@ -375,9 +375,9 @@ VENDOR_READ_TIMEOUT = env.int("VENDOR_READ_TIMEOUT", default=30)
 # An interrupted Adobe submission not found in Adobe's job list after this many seconds is
 # taken as never received and sent again (Adobe lists a job as soon as it is created).
 RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=300)
-# So a burst of cases fills one Adobe request: a submission that follows an Adobe request by
-# less than ADOBE_SEND_WINDOW_SECONDS waits until no other has come for that long, and at most
-# ADOBE_SEND_MAX_WAIT_SECONDS (or until 1000 users wait). After a quiet spell it goes at once.
+# So a burst of cases fills one Adobe request: submissions that follow an Adobe request by less
+# than ADOBE_SEND_WINDOW_SECONDS wait until no other has come for that long, and at most
+# ADOBE_SEND_MAX_WAIT_SECONDS (or until 1000 users wait). After a quiet spell they go at once.
 ADOBE_SEND_WINDOW_SECONDS = env.float("ADOBE_SEND_WINDOW_SECONDS", default=3.0)
 if not 0 <= ADOBE_SEND_WINDOW_SECONDS <= 300:
     raise ImproperlyConfigured("ADOBE_SEND_WINDOW_SECONDS must be between 0 and 300 seconds.")
