@@ -54,9 +54,14 @@ def make_case(db, system_actor):
 @pytest.fixture
 def vendor_sandbox(settings):
     """The vendor sandbox on a loopback port (instant mode), with the product pointed at it."""
+    from django.core.cache import cache
+
     from connectors.sandbox import SandboxServer
 
     server = SandboxServer(port=0, speed=0).start()
+    # The token cache is keyed by the token URL: a port an earlier test's sandbox had would
+    # bring back a token this sandbox never issued (a 401, then a refetch, in the call counts).
+    cache.clear()
     config = server.config
     host = server.url.split("://", 1)[1]
     settings.ADOBE_IMS_TOKEN_URL = f"{server.url}/adobe/ims/ims/token/v3"
