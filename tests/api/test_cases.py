@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from cases import services
+from cases import messaging, services
 from cases.api.views import NO_CASE, NO_RESULT
 from cases.audit import Actor
-from cases.choices import ApiScope, CaseStatus, JobStatus
-from cases.models import AuditEvent, ResultFile, VendorJob
+from cases.choices import ApiScope, CaseStatus, JobStatus, MessageKind
+from cases.models import AuditEvent, Case, ResultFile, VendorJob
 from tests.api.conftest import http_for
 from tests.conftest import submitted_with_jobs
 
@@ -112,6 +112,28 @@ def test_the_list_takes_the_same_queries_whatever_its_size(
         response = api.get(LIST_URL)
 
     assert len(response.json()["results"]) == n
+
+
+def test_each_listed_case_reads_as_it_does_on_its_own(api, ticketing, make_case):
+    # The list attaches jobs, results and messages itself (views.attach_shown_related): each
+    # case must get its own rows, in the detail view's order, and nothing of another case's.
+    _make_cases(make_case, ticketing, 3)
+    busy = Case.objects.filter(api_client=ticketing).order_by("id")[1]
+    VendorJob.objects.create(case=busy, vendor="id5", action="delete", status=JobStatus.PENDING)
+    VendorJob.objects.create(case=busy, vendor="adobe_privacy", action="delete",
+                             status=JobStatus.SUBMITTED, vendor_job_id="job-delete")
+    messaging.queue_message(busy, MessageKind.ACKNOWLEDGEMENT, actor=Actor.system("t"))
+    make_case(api_client=ticketing, external_ref="T-EMPTY")
+
+    listed = api.get(LIST_URL).json()["results"]
+
+    assert len(listed) == 4
+    for case in listed:
+        assert case == api.get(f"{LIST_URL}{case['id']}/").json()
+    jobs = [(j["vendor"], j["action"]) for j in listed[1]["vendor_jobs"]]
+    assert jobs == [("adobe_privacy", "access"), ("adobe_privacy", "delete"), ("id5", "delete")]
+    assert [m["kind"] for m in listed[1]["messages"]] == ["acknowledgement"]
+    assert listed[3]["vendor_jobs"] == listed[3]["results"] == listed[3]["messages"] == []
 
 
 def test_pages_are_stable_and_ordered_by_id(api, ticketing, make_case):
