@@ -93,7 +93,7 @@ class Servers:
         self.args, self.desk, self.key, self.fides = args, desk, key, fides
         self.run = secrets.token_hex(3)
         self.fides_token = self._fides_token()
-        self.officer_cookie = self._sign_in()
+        self.officer_cookie = self.sign_in()
 
     def _fides_token(self) -> str:
         answer = requests.post(f"{self.fides}/api/v1/oauth/token", timeout=30, data={
@@ -104,7 +104,7 @@ class Servers:
             raise SystemExit(f"Fides refused the client credentials ({answer.status_code})")
         return answer.json()["access_token"]
 
-    def _sign_in(self) -> str:
+    def sign_in(self) -> str:
         """The officer's session cookie. Production cookies are Secure, which `requests` keeps
         off plain http, so the cookies are carried by hand."""
         page = requests.get(f"{self.desk}/admin/login/", timeout=30)
@@ -246,6 +246,8 @@ def measure(args, servers: Servers) -> list[tuple[str, float, float]]:
             for n in batch:
                 servers.desk_case(desk, 10**8 + n)
             made = batch[-1] + 1
+        # Signed in again: filling can outlast the session's idle limit (SESSION_IDLE_MINUTES).
+        servers.officer_cookie = servers.sign_in()
         api, admin, search = [], [], []
         for _ in range(3):  # interleaved
             api.append(_median_ms(lambda: servers.desk_api_page(desk)))
