@@ -160,8 +160,10 @@ class Servers:
     def desk_admin_page(self, session: requests.Session) -> None:
         answer = session.get(f"{self.desk}/admin/cases/case/", timeout=60,
                              headers={"Cookie": self.officer_cookie}, allow_redirects=False)
-        if answer.status_code != 200 or answer.text.count('class="field-reference') != PAGE:
-            raise SystemExit(f"Privacy Desk's admin list answered {answer.status_code}")
+        rows = answer.text.count('class="field-reference')
+        if answer.status_code != 200 or rows != PAGE:
+            raise SystemExit(f"Privacy Desk's admin list answered {answer.status_code} with "
+                             f"{rows} rows, not {PAGE}")
 
     def fides_page(self, session: requests.Session) -> None:
         answer = session.post(f"{self.fides}/api/v1/privacy-request/search?page=1&size={PAGE}",

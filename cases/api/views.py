@@ -92,8 +92,9 @@ def attach_shown_related(cases: list[Case]) -> None:
     if not by_id:
         return
     for name, rows in SHOWN_RELATED.items():
-        to_case = rows().model._meta.get_field("case")
-        for row in rows().filter(case_id__in=by_id):
+        queryset = rows()
+        to_case = queryset.model._meta.get_field("case")
+        for row in queryset.filter(case_id__in=by_id):
             case = by_id[row.case_id]
             to_case.set_cached_value(row, case)
             case._prefetched_objects_cache[name].append(row)
